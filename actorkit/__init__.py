@@ -1,0 +1,30 @@
+"""actorkit: a Trio-native actor runtime with supervision and encrypted peer links.
+
+This module is the public face: it re-exports, and defines nothing.
+"""
+
+from ._actor import Actor as Actor
+from ._actor import on as on
+from ._cell import Context as Context
+from ._errors import ActorCrashed as ActorCrashed
+from ._errors import ActorkitError as ActorkitError
+from ._errors import ActorNotFound as ActorNotFound
+from ._errors import ActorStopped as ActorStopped
+from ._errors import AskTimeout as AskTimeout
+from ._errors import MailboxFull as MailboxFull
+from ._errors import NameTaken as NameTaken
+from ._errors import RuntimeClosed as RuntimeClosed
+from ._errors import StartFailed as StartFailed
+from ._errors import UnhandledMessage as UnhandledMessage
+from ._logging import configure_logging as configure_logging
+from ._mailbox import Mailbox as Mailbox
+from ._mailbox import Overflow as Overflow
+from ._messages import DeadLetter as DeadLetter
+from ._messages import Terminated as Terminated
+from ._messages import register_immutable as register_immutable
+from ._ref import ActorRef as ActorRef
+from ._runtime import Runtime as Runtime
+from ._runtime import RuntimeStats as RuntimeStats
+from ._runtime import open_runtime as open_runtime
+
+__version__ = "0.1.0"

@@ -1,0 +1,110 @@
+"""Every exception actorkit raises: one hierarchy under :class:`ActorkitError`.
+
+Each message says what happened and, where there is one, what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+__all__ = [
+    "ActorCrashed",
+    "ActorNotFound",
+    "ActorStopped",
+    "ActorkitError",
+    "AskTimeout",
+    "MailboxFull",
+    "NameTaken",
+    "RuntimeClosed",
+    "StartFailed",
+    "UnhandledMessage",
+]
+
+
+class ActorkitError(Exception):
+    """The base of every error actorkit raises."""
+
+
+class AskTimeout(ActorkitError, trio.TooSlowError):
+    """``ask`` got no reply within its timeout.
+
+    It is also a :class:`trio.TooSlowError`, so code written for ``trio.fail_after`` catches it.
+    """
+
+
+class ActorCrashed(ActorkitError):
+    """The handler that was answering an ``ask`` raised.
+
+    The handler's exception is chained as ``__cause__``; ``exc_type`` and ``exc_message`` carry
+    its type name and text (the only parts that cross a peer link).
+    """
+
+    def __init__(self, actor: str, exc_type: str, exc_message: str) -> None:
+        super().__init__(f"{actor} crashed handling the message: {exc_type}: {exc_message}")
+        self.actor = actor
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+
+
+class UnhandledMessage(ActorkitError):
+    """The actor has no handler for the message's type."""
+
+    def __init__(self, actor: str, message: Any) -> None:
+        super().__init__(
+            f"{actor} has no handler for {type(message).__qualname__}; "
+            f"declare one with @ak.on({type(message).__qualname__})"
+        )
+        self.actor = actor
+        self.message = message
+
+
+class ActorStopped(ActorkitError):
+    """The actor stopped before it could answer."""
+
+    def __init__(self, actor: str) -> None:
+        super().__init__(f"{actor} has stopped; its messages go to dead letters")
+        self.actor = actor
+
+
+class ActorNotFound(ActorkitError, LookupError):
+    """No live actor is registered under that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no actor is registered as {name!r}; spawn it with name={name!r} first")
+        self.name = name
+
+
+class NameTaken(ActorkitError):
+    """Another live actor already has that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"the name {name!r} is taken by a live actor; stop it first or choose another name"
+        )
+        self.name = name
+
+
+class MailboxFull(ActorkitError):
+    """``send_nowait`` (or the FAIL overflow policy) met a full mailbox."""
+
+    def __init__(self, actor: str, capacity: int) -> None:
+        super().__init__(
+            f"the mailbox of {actor} is full ({capacity} messages); await send() to wait for "
+            "room, or give the actor a larger ak.Mailbox(capacity=...)"
+        )
+        self.actor = actor
+        self.capacity = capacity
+
+
+class StartFailed(ActorkitError):
+    """The actor's constructor or ``on_start`` raised; the cause is chained."""
+
+    def __init__(self, actor: str, cause: BaseException) -> None:
+        super().__init__(f"{actor} failed to start: {type(cause).__name__}: {cause}")
+        self.actor = actor
+
+
+class RuntimeClosed(ActorkitError):
+    """The runtime is shutting down (or has shut down) and spawns nothing new."""

@@ -1,0 +1,271 @@
+"""The runtime: where actors live. ``open_runtime`` and the Runtime's spawn, names, topics, stats.
+
+Every actor's task runs in the runtime's one nursery; the parent/child structure is kept by the
+cells themselves, which is cheaper than a nursery per actor and lets shutdown run in a chosen
+order (reverse spawn order, children before their parents) rather than all at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import trio
+
+from ._actor import Actor
+from ._cell import Cell
+from ._deadlines import Deadlines
+from ._errors import ActorNotFound, NameTaken, RuntimeClosed, StartFailed
+from ._logging import logger, short_repr
+from ._mailbox import Mailbox
+from ._messages import DeadLetter, check_immutable
+from ._ref import ActorRef
+
+__all__ = ["Runtime", "RuntimeStats", "open_runtime"]
+
+_DEFAULT_MAILBOX = Mailbox()
+_checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
+
+
+@attrs.frozen
+class RuntimeStats:
+    """Counters of a runtime at one moment.
+
+    Conservation holds at every moment: every message sent was processed, is still queued, or
+    is a dead letter (``messages_processed + messages_queued + dead_letters``).
+    """
+
+    actors_live: int
+    actors_started: int
+    messages_processed: int
+    messages_queued: int
+    dead_letters: int
+    crashes: int
+
+
+class Runtime:
+    """A running actor system. Get one from :func:`open_runtime`; do not construct it."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self._ids = itertools.count(1)
+        self._cells: dict[Cell, None] = {}  # live cells, in spawn order
+        self._names: dict[str, Cell] = {}
+        self._topics: dict[str, dict[Cell, None]] = {}
+        self._closing = False
+        self._started = 0
+        self._processed_by_ended = 0
+        self._dead_letters = 0
+        self._crashes = 0
+        self._deadlines = Deadlines()
+
+    # -- spawning --------------------------------------------------------------------------
+
+    async def spawn(
+        self,
+        actor_class: type[Actor],
+        *args: Any,
+        name: str | None = None,
+        mailbox: Mailbox | None = None,
+        **kwargs: Any,
+    ) -> ActorRef:
+        """Start an actor and return its ref once its ``on_start`` has finished.
+
+        ``args`` and ``kwargs`` go to the actor's ``__init__``.
+
+        Raises:
+            NameTaken: ``name`` is registered to a live actor.
+            StartFailed: ``__init__`` or ``on_start`` raised (the cause is chained).
+            RuntimeClosed: the runtime is shutting down.
+        """
+        return await self._spawn(actor_class, args, kwargs, name, mailbox, None)
+
+    async def _spawn(
+        self,
+        actor_class: type[Actor],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str | None,
+        mailbox: Mailbox | None,
+        parent: Cell | None,
+    ) -> ActorRef:
+        if self._closing:
+            raise RuntimeClosed("the runtime is shutting down and spawns no new actors")
+        if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
+            raise TypeError(f"spawn takes a subclass of ak.Actor, not {actor_class!r}")
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"an actor's name must be a non-empty str, not {name!r}")
+            if name in self._names:
+                raise NameTaken(name)
+        cell = Cell(
+            self,
+            actor_class,
+            args,
+            kwargs,
+            next(self._ids),
+            name,
+            mailbox or _DEFAULT_MAILBOX,
+            parent,
+        )
+        try:
+            cell.make_instance()
+        except Exception as exc:
+            logger.error("actor_start_failed", **cell.log_context(), exc_info=exc)
+            raise StartFailed(cell.label, exc) from exc
+        self._register(cell)
+        start = cell.expect_start()
+        self._nursery.start_soon(cell.run, name=f"actorkit:{cell.label}")
+        if start is None:
+            await _checkpoint_if_cancelled()
+        else:
+            with trio.CancelScope(shield=True):
+                await start.wait()
+        logger.debug("actor_started", **cell.log_context())
+        return cell.ref
+
+    def _register(self, cell: Cell) -> None:
+        self._cells[cell] = None
+        self._started += 1
+        if cell.name is not None:
+            self._names[cell.name] = cell
+        if cell.parent is not None:
+            if cell.parent.children is None:
+                cell.parent.children = {}
+            cell.parent.children[cell] = None
+
+    def _cell_ended(self, cell: Cell) -> None:
+        del self._cells[cell]
+        self._processed_by_ended += cell.processed
+        if cell.name is not None and self._names.get(cell.name) is cell:
+            del self._names[cell.name]
+        if cell.topics:
+            for topic in cell.topics:
+                subscribers = self._topics.get(topic)
+                if subscribers is not None:
+                    subscribers.pop(cell, None)
+                    if not subscribers:
+                        del self._topics[topic]
+        if cell.parent is not None and cell.parent.children is not None:
+            cell.parent.children.pop(cell, None)
+        if cell.exit_reason is not None:
+            self._crashes += 1
+
+    # -- names -----------------------------------------------------------------------------
+
+    def lookup(self, name: str) -> ActorRef:
+        """The ref of the live actor registered as ``name``; raises :class:`ActorNotFound`."""
+        try:
+            return self._names[name].ref
+        except KeyError:
+            raise ActorNotFound(name) from None
+
+    # -- topics ----------------------------------------------------------------------------
+
+    def subscribe(self, topic: str, ref: ActorRef) -> None:
+        """Deliver what is published on ``topic`` to ``ref`` until it unsubscribes or stops."""
+        cell = ref._cell
+        if not cell.alive:
+            return
+        self._topics.setdefault(topic, {})[cell] = None
+        if cell.topics is None:
+            cell.topics = set()
+        cell.topics.add(topic)
+
+    def unsubscribe(self, topic: str, ref: ActorRef) -> None:
+        """Stop delivering ``topic`` to ``ref`` (nothing happens if it was not subscribed)."""
+        cell = ref._cell
+        subscribers = self._topics.get(topic)
+        if subscribers is not None:
+            subscribers.pop(cell, None)
+            if not subscribers:
+                del self._topics[topic]
+        if cell.topics is not None:
+            cell.topics.discard(topic)
+
+    async def publish(self, topic: str, message: Any) -> int:
+        """Send ``message`` to every subscriber of ``topic``; return how many it was sent to.
+
+        With no subscribers, the message becomes a dead letter.
+        """
+        check_immutable(message)
+        subscribers = self._topics.get(topic)
+        if not subscribers:
+            self._dead_letter(DeadLetter(message, f"topic:{topic}", "no_subscribers"))
+            await _checkpoint_if_cancelled()
+            return 0
+        refs = [cell.ref for cell in subscribers]
+        for ref in refs:
+            await ref.send(message)
+        return len(refs)
+
+    # -- dead letters and stats ------------------------------------------------------------
+
+    def _dead_letter(self, letter: DeadLetter, *, quiet: bool = False) -> None:
+        self._dead_letters += 1
+        if not quiet:
+            logger.info(
+                "dead_letter",
+                recipient=letter.recipient,
+                reason=letter.reason,
+                message=short_repr(letter.message),
+                message_type=type(letter.message).__qualname__,
+            )
+
+    def stats(self) -> RuntimeStats:
+        """Counts of actors and messages, right now."""
+        processed = self._processed_by_ended
+        queued = 0
+        for cell in self._cells:
+            processed += cell.processed
+            queued += len(cell.mailbox)
+        return RuntimeStats(
+            actors_live=len(self._cells),
+            actors_started=self._started,
+            messages_processed=processed,
+            messages_queued=queued,
+            dead_letters=self._dead_letters,
+            crashes=self._crashes,
+        )
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        with trio.CancelScope(shield=True):
+            # Top-level actors in reverse spawn order; each stops its own children first.
+            while self._cells:
+                top_level = [cell for cell in self._cells if cell.parent is None]
+                for cell in reversed(top_level or list(self._cells)):
+                    await cell.stop()
+
+
+@asynccontextmanager
+async def open_runtime() -> AsyncIterator[Runtime]:
+    """Open an actor runtime for the duration of the ``async with`` block.
+
+    Leaving the block (normally, by an exception, or by cancellation) stops every actor in
+    reverse spawn order, runs each ``on_stop``, and leaves no task behind.
+
+    Example::
+
+        async with ak.open_runtime() as rt:
+            acct = await rt.spawn(Account, 10, name="acct")
+    """
+    async with trio.open_nursery() as nursery:
+        runtime = Runtime(nursery)
+        nursery.start_soon(runtime._deadlines.run, name="actorkit:deadlines")
+        logger.debug("runtime_started")
+        try:
+            yield runtime
+        finally:
+            await runtime._shutdown()
+            nursery.cancel_scope.cancel()
+            logger.debug("runtime_stopped", **_summary(runtime.stats()))
+
+
+def _summary(stats: RuntimeStats) -> dict[str, Any]:
+    return attrs.asdict(stats)
