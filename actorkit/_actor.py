@@ -11,6 +11,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ._ref import ActorRef
+
 if TYPE_CHECKING:
     from ._cell import Context
 
@@ -60,6 +62,8 @@ class Actor:
     #: The actor's view of the runtime: its own ref, spawn, watch, stop.
     ctx: Context
 
+    # The class of this actor's refs (supervisors' refs have start_child and stop_child).
+    _ak_ref_class: ClassVar[type[ActorRef]] = ActorRef
     # Registered message type -> handler function; built by __init_subclass__.
     _ak_handlers: ClassVar[dict[type, Handler]] = {}
     # Concrete message type -> handler (or None: unhandled); filled on first use.
@@ -96,6 +100,10 @@ class Actor:
                 break
         cls._ak_dispatch[message_type] = handler
         return handler
+
+    def _ak_state_label(self) -> str | None:
+        """The state shown in ``rt.tree()`` (state machines override it)."""
+        return None
 
     async def on_start(self) -> None:
         """Runs before the first message; ``spawn`` returns after it. Raise to refuse to start."""

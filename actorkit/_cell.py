@@ -8,13 +8,22 @@ and mailbox.
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
 from ._actor import Actor
-from ._errors import ActorCrashed, ActorStopped, MailboxFull, StartFailed, UnhandledMessage
+from ._errors import (
+    ActorCrashed,
+    ActorStopped,
+    CircuitOpen,
+    MailboxFull,
+    StartFailed,
+    UnhandledMessage,
+)
 from ._logging import logger, short_repr
 from ._mailbox import Mailbox, MailboxQueue
 from ._messages import DeadLetter, Terminated
@@ -23,7 +32,7 @@ from ._ref import ActorRef, AskRequest
 if TYPE_CHECKING:
     from ._runtime import Runtime
 
-__all__ = ["Cell", "Context"]
+__all__ = ["Action", "Cell", "Context", "Supervision"]
 
 #: Messages an actor handles before it lets other tasks run, if its mailbox stays non-empty.
 FAIRNESS_BATCH = 128
@@ -31,6 +40,47 @@ FAIRNESS_BATCH = 128
 DEFAULT_SHUTDOWN = 5.0
 
 _checkpoint = trio.lowlevel.checkpoint
+
+
+class Action(enum.Enum):
+    """What a cell does after its actor failed (or, supervised, stopped by itself)."""
+
+    RESUME = "resume"  # keep the instance, go on with the next message
+    RESTART = "restart"  # a new instance in place, after the given delay
+    COORDINATE = "restart_siblings"  # stop the instance and let the supervisor restart us
+    CIRCUIT_OPEN = "circuit_open"  # refuse messages for the given delay, then try again
+    STOP = "stop"  # end for good
+    ESCALATE = "escalate"  # end for good, and fail the supervisor
+
+
+class Supervision(Protocol):
+    """The supervisor's side of one child, as the child's cell sees it (see ``_supervisor.py``)."""
+
+    def on_failure(self, cell: Cell, exc: BaseException | None) -> tuple[Action, float]:
+        """Decide after a crash (``exc``) or a normal stop (``None``): an action and a delay."""
+        ...
+
+    def on_restarted(self, cell: Cell) -> None:
+        """The child runs again (a new instance has finished ``on_start``)."""
+        ...
+
+    def on_probation_passed(self, cell: Cell) -> None:
+        """A half-open child handled its first message: its circuit closes."""
+        ...
+
+    def on_coordinated_failure(self, cell: Cell, exc: BaseException) -> None:
+        """The child has stopped its instance and waits to be restarted with its siblings."""
+        ...
+
+    def on_ended(self, cell: Cell, reason: BaseException | None, escalate: bool) -> None:
+        """The child has ended for good."""
+        ...
+
+
+#: Why a cell's message loop should stop at the next message boundary.
+_STOP = "stop"  # the runtime or supervisor stops the actor
+_SELF_STOP = "self_stop"  # the actor called ctx.stop()
+_PAUSE = "pause"  # the supervisor restarts siblings (one-for-all, rest-for-one)
 
 
 class Context:
@@ -79,18 +129,32 @@ class Context:
         self._cell.unwatch(ref._cell)
 
     def stop(self) -> None:
-        """Stop this actor once the current message has been handled."""
-        self._cell.request_stop()
+        """Stop this actor once the current message has been handled.
+
+        Under a supervisor, a ``PERMANENT`` child is then restarted (as in OTP); make it
+        ``TRANSIENT`` or ``TEMPORARY`` to let it stop for good.
+        """
+        self._cell.request_stop(_SELF_STOP)
 
 
 class Cell:
-    """The runtime's record of one actor, from spawn until it has ended for good."""
+    """The runtime's record of one actor, from spawn until it has ended for good.
+
+    A cell outlives the instances it runs: a supervised restart replaces the instance and keeps
+    the cell, hence the ref, the name and the mailbox.
+    """
 
     __slots__ = (
+        "_command",
+        "_command_ready",
         "_ended",
+        "_escalate",
+        "_interrupt",
+        "_nap",
+        "_paused",
+        "_probation",
         "_scope",
         "_start",
-        "_stop_requested",
         "actor_class",
         "alive",
         "args",
@@ -106,8 +170,12 @@ class Cell:
         "parent",
         "processed",
         "ref",
+        "restarts",
+        "retry_at",
         "runtime",
         "shutdown",
+        "status",
+        "supervision",
         "topics",
         "watchers",
         "watching",
@@ -133,24 +201,41 @@ class Cell:
         self.label = name if name is not None else f"{actor_class.__qualname__}#{actor_id}"
         self.mailbox = MailboxQueue(mailbox, self._drop)
         self.parent = parent
-        self.ref = ActorRef(self)
+        self.ref = actor_class._ak_ref_class(self)
         self.ctx = Context(self)
         self.instance: Actor | None = None
         self.alive = True
+        self.status = "starting"
         self.exit_reason: BaseException | None = None
         self.processed = 0
+        self.restarts = 0
+        self.retry_at = 0.0
         self.shutdown: float | None = DEFAULT_SHUTDOWN
+        self.supervision: Supervision | None = None
         self.children: dict[Cell, None] | None = None
         self.watchers: dict[Cell, None] | None = None
         self.watching: dict[Cell, None] | None = None
         self.topics: set[str] | None = None
-        self._stop_requested = False
+        self._interrupt: str | None = None
         self._scope: trio.CancelScope | None = None
+        self._nap: trio.CancelScope | None = None
         self._ended: trio.Event | None = None
         self._start: AskRequest | None = None
+        self._paused: trio.Event | None = None
+        self._command: str | None = None
+        self._command_ready: trio.Event | None = None
+        self._probation = False
+        self._escalate = False
 
     def __repr__(self) -> str:
         return f"<Cell {self.label}>"
+
+    @property
+    def path(self) -> str:
+        """Where the actor sits in the tree: its ancestors' labels and its own, joined by /."""
+        if self.parent is None:
+            return self.label
+        return f"{self.parent.path}/{self.label}"
 
     def log_context(self) -> dict[str, Any]:
         return {
@@ -159,7 +244,7 @@ class Cell:
             "actor_class": self.actor_class.__qualname__,
         }
 
-    # -- start -----------------------------------------------------------------------------
+    # -- instances -------------------------------------------------------------------------
 
     def make_instance(self) -> Actor:
         """Construct the actor with ``ctx`` already set, so ``__init__`` may use it."""
@@ -176,41 +261,89 @@ class Cell:
         self._start = AskRequest(None)
         return self._start
 
+    async def _start_instance(self) -> Exception | None:
+        """A new instance and its ``on_start``; return what either raised, if anything."""
+        start, self._start = self._start, None
+        try:
+            self.make_instance()
+            await self.instance.on_start()  # type: ignore[union-attr]
+        except Exception as exc:
+            self.instance = None  # never started, so it gets no on_stop
+            if start is not None:
+                start.fail(exc)
+            return exc
+        self.status = "running"
+        if start is not None:
+            start.resolve(None)
+        return None
+
+    async def _stop_instance(self, reason: BaseException | None) -> None:
+        """Run the current instance's ``on_stop`` within the shutdown deadline, then drop it."""
+        instance, self.instance = self.instance, None
+        if instance is None:
+            return
+        with trio.CancelScope(shield=True, deadline=self._shutdown_deadline()) as scope:
+            try:
+                await instance.on_stop(reason)
+            except Exception as exc:
+                logger.error("actor_on_stop_failed", **self.log_context(), exc_info=exc)
+        if scope.cancelled_caught:
+            logger.warning("actor_on_stop_timed_out", **self.log_context(), after=self.shutdown)
+
+    def _shutdown_deadline(self) -> float:
+        return math.inf if self.shutdown is None else trio.current_time() + self.shutdown
+
     # -- the actor's task ------------------------------------------------------------------
 
     async def run(self) -> None:
+        """The actor's whole life: first start, the message loop (with recoveries), the end."""
+        start = self._start
+        # The first instance was made by spawn (so that __init__ errors reach the spawner).
+        self._start = None
         reason: BaseException | None = None
-        started = False
-        # Shielded: only the runtime (or a supervisor) stops an actor, in order, through stop().
-        with trio.CancelScope(shield=True) as self._scope:
-            started = await self._run_start()
-            if started:
+        running = True
+        if start is not None:
+            try:
+                await self.instance.on_start()  # type: ignore[union-attr]
+            except Exception as exc:
+                error = StartFailed(self.label, exc)
+                error.__cause__ = exc
+                start.fail(error)
+                self.instance = None
+                self.exit_reason = reason = exc
+                running = False
+            else:
+                start.resolve(None)
+        if running:
+            self.status = "running"
+        while running:
+            # Shielded: only the runtime or a supervisor stops an actor, in order, via stop().
+            with trio.CancelScope(shield=True) as self._scope:
                 reason = await self._loop()
-        await self._terminate(reason, started)
+            running = await self._between_runs(reason)
+        await self._terminate(reason)
 
-    async def _run_start(self) -> bool:
-        start, self._start = self._start, None
-        if start is None:
-            return True
-        try:
-            await self.instance.on_start()  # type: ignore[union-attr]
-        except Exception as exc:
-            error = StartFailed(self.label, exc)
-            error.__cause__ = exc
-            start.fail(error)
-            self.exit_reason = exc
+    async def _between_runs(self, reason: BaseException | None) -> bool:
+        """The loop has returned: decide whether the actor runs again."""
+        interrupt, self._interrupt = self._interrupt, None
+        if reason is not None or interrupt == _STOP:
             return False
-        start.resolve(None)
-        return True
+        if interrupt == _PAUSE:
+            await self._stop_instance(None)
+            return await self._await_command()
+        if interrupt == _SELF_STOP and self.supervision is not None:
+            return await self._recover(None, None)
+        return False
 
     async def _loop(self) -> BaseException | None:
+        """Handle messages until interrupted; return the crash that ends the actor, if any."""
         mailbox = self.mailbox
         items = mailbox.items
         instance = self.instance
         actor_class = self.actor_class
         dispatch = actor_class._ak_dispatch
         budget = FAIRNESS_BATCH
-        while not self._stop_requested:
+        while self._interrupt is None:
             if not items:
                 await mailbox.wait()
                 budget = FAIRNESS_BATCH
@@ -225,8 +358,11 @@ class Cell:
             try:
                 result = await handler(instance, message)
             except Exception as exc:
-                self._crashed(exc, item)
-                return exc
+                self._fail_message(exc, item)
+                if not await self._recover(exc, message):
+                    return exc
+                instance = self.instance
+                continue
             except BaseException:
                 # Cancelled mid-handler (a stop that ran out of time): the asker must not hang.
                 if is_ask:
@@ -235,27 +371,148 @@ class Cell:
             if is_ask:
                 item.resolve(result)
             self.processed += 1
+            if self._probation:
+                self._probation = False
+                self.supervision.on_probation_passed(self)  # type: ignore[union-attr]
             budget -= 1
             if not budget:
                 await _checkpoint()
                 budget = FAIRNESS_BATCH
         return None
 
-    def _crashed(self, exc: Exception, item: Any) -> None:
-        message = item.message if type(item) is AskRequest else item
-        logger.error(
-            "actor_crashed",
-            **self.log_context(),
-            message=short_repr(message),
-            error=f"{type(exc).__name__}: {exc}",
-            decision="stop",
-            exc_info=exc,
-        )
+    # -- failures --------------------------------------------------------------------------
+
+    def _fail_message(self, exc: Exception, item: Any) -> None:
+        """The message a handler raised on: its ask fails, and it becomes a dead letter."""
         if type(item) is AskRequest:
             crashed = ActorCrashed(self.label, type(exc).__qualname__, str(exc))
             crashed.__cause__ = exc
             item.fail(crashed)
+            message = item.message
+        else:
+            message = item
         self.runtime._dead_letter(DeadLetter(message, self.label, "crashed"), quiet=True)
+
+    def _decide(self, exc: BaseException | None, message: Any) -> tuple[Action, float]:
+        if self.supervision is None:
+            action, delay = Action.STOP, 0.0
+        else:
+            action, delay = self.supervision.on_failure(self, exc)
+        if exc is not None:
+            self.runtime._crashes += 1
+            logger.error(
+                "actor_crashed",
+                **self.log_context(),
+                path=self.path,
+                error_type=type(exc).__qualname__,
+                error=str(exc),
+                message=short_repr(message),
+                decision=action.value,
+                exc_info=exc,
+            )
+        return action, delay
+
+    async def _recover(self, exc: BaseException | None, message: Any) -> bool:
+        """Follow the supervisor's decisions after a failure until the actor runs again (True)
+        or must end (False). A new instance whose ``on_start`` raises is a failure too."""
+        while True:
+            action, delay = self._decide(exc, message)
+            if action is Action.RESUME and self.instance is not None:
+                return True
+            if action is Action.STOP or action is Action.ESCALATE:
+                self._escalate = action is Action.ESCALATE
+                return False
+            await self._stop_instance(exc)
+            if action is Action.CIRCUIT_OPEN:
+                if not await self._circuit_open(delay):
+                    return False
+            elif action is Action.COORDINATE:
+                return await self._await_command(exc)
+            elif delay > 0:
+                self.status = "backing-off"
+                if not await self._sleep(delay):
+                    return False
+            self.status = "restarting"
+            exc = await self._start_instance()
+            if exc is None:
+                self._restarted()
+                return True
+            message = None
+
+    def _restarted(self) -> None:
+        self.restarts += 1
+        logger.info("actor_restarted", **self.log_context(), path=self.path, restarts=self.restarts)
+        if self.supervision is not None:
+            self.supervision.on_restarted(self)
+
+    async def _circuit_open(self, delay: float) -> bool:
+        """Refuse messages until the circuit half-opens; False if stopped meanwhile."""
+        now = trio.current_time()
+        self.retry_at = now + delay
+        self.status = "circuit-open"
+        self.mailbox.close("circuit_open")
+        logger.warning("circuit_opened", **self.log_context(), path=self.path, retry_in=delay)
+        if not await self._sleep(delay):
+            return False
+        self.mailbox.reopen()
+        self._probation = True
+        logger.info("circuit_half_open", **self.log_context(), path=self.path)
+        return True
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep on Trio's clock; a stop request cuts it short (and makes it return False)."""
+        with trio.CancelScope(deadline=trio.current_time() + seconds) as self._nap:
+            if self._interrupt != _STOP:
+                await trio.sleep_forever()
+        self._nap = None
+        return self._interrupt != _STOP
+
+    # -- coordinated restarts (one-for-all, rest-for-one) ----------------------------------
+
+    async def _await_command(self, exc: BaseException | None = None) -> bool:
+        """Wait, instance stopped, until the supervisor restarts us (True) or stops us."""
+        self.status = "restarting"
+        self._command = None
+        self._command_ready = trio.Event()
+        if self._paused is not None:
+            self._paused.set()
+        if exc is not None:
+            self.supervision.on_coordinated_failure(self, exc)  # type: ignore[union-attr]
+        await self._command_ready.wait()
+        self._command_ready = None
+        while self._command == "restart":
+            self._command = None
+            error = await self._start_instance()
+            if error is None:
+                self._restarted()
+                return True
+            return await self._recover(error, None)
+        return False
+
+    async def pause(self) -> None:
+        """(Supervisor) stop the instance after its current message, keep the cell waiting."""
+        if not self.alive or self._command_ready is not None:
+            return
+        self._paused = paused = trio.Event()
+        self._interrupt = _PAUSE
+        self.mailbox.wake()
+        with trio.move_on_at(self._shutdown_deadline()):
+            await paused.wait()
+        if not paused.is_set() and self._scope is not None:
+            self._scope.cancel()
+            await paused.wait()
+        self._paused = None
+
+    async def resume(self) -> None:
+        """(Supervisor) start a new instance in a paused cell; return once its on_start ran."""
+        if not self.alive or self._command_ready is None:
+            return
+        self._start = started = AskRequest(None)
+        self._command = "restart"
+        self._command_ready.set()
+        # A failed restart is the cell's to report to its supervisor, not ours to raise.
+        with contextlib.suppress(Exception):
+            await started.wait()
 
     # -- dead letters ----------------------------------------------------------------------
 
@@ -267,6 +524,9 @@ class Cell:
                 item.fail(UnhandledMessage(self.label, message))
             elif reason == "mailbox_full":
                 item.fail(MailboxFull(self.label, self.mailbox.capacity))
+            elif reason == "circuit_open":
+                now = trio.current_time()
+                item.fail(CircuitOpen(self.label, self.retry_at, max(0.0, self.retry_at - now)))
             else:
                 item.fail(ActorStopped(self.label))
         else:
@@ -275,13 +535,19 @@ class Cell:
 
     # -- stopping --------------------------------------------------------------------------
 
-    def request_stop(self) -> None:
-        if not self._stop_requested:
-            self._stop_requested = True
-            self.mailbox.wake()
+    def request_stop(self, interrupt: str = _STOP) -> None:
+        if self._interrupt is None or interrupt == _STOP:
+            self._interrupt = interrupt
+        self.mailbox.wake()
+        if interrupt == _STOP:
+            if self._nap is not None:
+                self._nap.cancel()
+            if self._command_ready is not None:
+                self._command = None
+                self._command_ready.set()
 
     async def stop(self) -> None:
-        """Ask the actor to stop, wait up to its shutdown time, then cancel it; wait for its end."""
+        """Stop the actor: wait up to its shutdown time, then cancel it; wait for its end."""
         if not self.alive:
             return
         self.request_stop()
@@ -297,38 +563,24 @@ class Cell:
                     self._scope.cancel()
                 await ended.wait()
 
-    def _shutdown_deadline(self) -> float:
-        return math.inf if self.shutdown is None else trio.current_time() + self.shutdown
-
-    async def _terminate(self, reason: BaseException | None, started: bool) -> None:
-        """Everything that happens once the loop has ended, whatever ended it."""
+    async def _terminate(self, reason: BaseException | None) -> None:
+        """Everything that happens once the actor has ended, whatever ended it."""
+        self.status = "stopping"
         with trio.CancelScope(shield=True):
             if self.children:
                 for child in reversed(list(self.children)):
                     await child.stop()
-            if started and self.instance is not None:
-                deadline = (
-                    math.inf if self.shutdown is None else trio.current_time() + self.shutdown
-                )
-                with trio.move_on_at(deadline) as scope:
-                    try:
-                        await self.instance.on_stop(reason)
-                    except Exception as exc:
-                        logger.error("actor_on_stop_failed", **self.log_context(), exc_info=exc)
-                if scope.cancelled_caught:
-                    logger.warning("actor_on_stop_timed_out", **self.log_context())
+            await self._stop_instance(reason)
         self.alive = False
+        self.status = "stopped"
         if reason is not None:
             self.exit_reason = reason
         self.mailbox.close()
         self._notify_watchers()
         self.runtime._cell_ended(self)
-        if started:
-            logger.debug(
-                "actor_stopped",
-                **self.log_context(),
-                reason=None if reason is None else repr(reason),
-            )
+        logger.debug("actor_stopped", **self.log_context(), reason=repr(reason))
+        if self.supervision is not None:
+            self.supervision.on_ended(self, reason, self._escalate)
         if self._ended is not None:
             self._ended.set()
 

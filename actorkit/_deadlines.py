@@ -34,6 +34,8 @@ class Deadlines:
         self._compact_at = _COMPACT_AT
         self._wake: trio.CancelScope | None = None
         self._armed_for = math.inf
+        # Shielded: asks made while the runtime shuts down still time out; close() ends it.
+        self._life = trio.CancelScope(shield=True)
 
     def add(self, request: AskRequest, deadline: float, timeout: float, actor: str) -> None:
         heapq.heappush(self._heap, (deadline, next(self._order), request, timeout, actor))
@@ -49,9 +51,16 @@ class Deadlines:
         # Keep compaction amortised O(1) even when many asks are pending at once.
         self._compact_at = max(_COMPACT_AT, 2 * len(self._heap))
 
+    def close(self) -> None:
+        """End :meth:`run` (once every actor has stopped)."""
+        self._life.cancel()
+
     async def run(self) -> None:
-        """Fire deadlines until cancelled."""
-        heap = self._heap
+        """Fire deadlines until :meth:`close`."""
+        with self._life:
+            await self._fire_forever()
+
+    async def _fire_forever(self) -> None:
         while True:
             heap = self._heap
             now = trio.current_time()

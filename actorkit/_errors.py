@@ -15,10 +15,13 @@ __all__ = [
     "ActorStopped",
     "ActorkitError",
     "AskTimeout",
+    "CircuitOpen",
     "MailboxFull",
     "NameTaken",
     "RuntimeClosed",
     "StartFailed",
+    "SupervisorGaveUp",
+    "TooManyChildren",
     "UnhandledMessage",
 ]
 
@@ -108,3 +111,48 @@ class StartFailed(ActorkitError):
 
 class RuntimeClosed(ActorkitError):
     """The runtime is shutting down (or has shut down) and spawns nothing new."""
+
+
+class CircuitOpen(ActorkitError):
+    """A circuit is open: the call or message is refused until ``retry_at`` (Trio's clock).
+
+    ``retry_in`` is how many seconds that was from the moment of refusal.
+    """
+
+    def __init__(self, name: str, retry_at: float, retry_in: float) -> None:
+        super().__init__(
+            f"the circuit of {name} is open; it will be retried in {retry_in:.3g} s "
+            f"(at t={retry_at:.6g} on Trio's clock)"
+        )
+        self.name = name
+        self.retry_at = retry_at
+        self.retry_in = retry_in
+
+
+class SupervisorGaveUp(ActorkitError):
+    """A supervisor failed: restart intensity was exceeded, or a failure was escalated to it.
+
+    ``__cause__`` is the original failure (the child's exception), however deep in the tree it
+    started; ``supervisor`` names the supervisor that gave up first and ``path`` the child.
+    """
+
+    def __init__(self, supervisor: str, why: str, path: str, cause: BaseException) -> None:
+        super().__init__(
+            f"supervisor {supervisor!r} gave up: {why}; the failure was "
+            f"{type(cause).__name__}: {cause} in {path}"
+        )
+        self.supervisor = supervisor
+        self.why = why
+        self.path = path
+
+
+class TooManyChildren(ActorkitError):
+    """``start_child`` would take a supervisor past its ``max_children``."""
+
+    def __init__(self, supervisor: str, limit: int) -> None:
+        super().__init__(
+            f"supervisor {supervisor!r} already has its max_children={limit}; stop one first "
+            "or raise the limit"
+        )
+        self.supervisor = supervisor
+        self.limit = limit

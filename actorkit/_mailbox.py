@@ -64,13 +64,23 @@ DropHandler = Callable[[Any, str], None]
 class MailboxQueue:
     """A running actor's queue: bounded, FIFO, with one consumer (the actor's task)."""
 
-    __slots__ = ("_getter", "_on_drop", "_putters", "capacity", "is_open", "items", "overflow")
+    __slots__ = (
+        "_getter",
+        "_on_drop",
+        "_putters",
+        "capacity",
+        "closed_reason",
+        "is_open",
+        "items",
+        "overflow",
+    )
 
     def __init__(self, config: Mailbox, on_drop: DropHandler) -> None:
         self.items: deque[Any] = deque()
         self.capacity = config.capacity
         self.overflow = config.overflow
         self.is_open = True
+        self.closed_reason = "stopped"
         self._on_drop = on_drop
         self._getter: trio.lowlevel.Task | None = None
         # Senders waiting for room, oldest first, each with the item it will enqueue.
@@ -96,7 +106,7 @@ class MailboxQueue:
         if self.try_put(item):
             return
         if not self.is_open:
-            self._on_drop(item, "stopped")
+            self._on_drop(item, self.closed_reason)
             return
         overflow = self.overflow
         if overflow is Overflow.BLOCK:
@@ -118,7 +128,7 @@ class MailboxQueue:
         if self.try_put(item):
             return
         if not self.is_open:
-            self._on_drop(item, "stopped")
+            self._on_drop(item, self.closed_reason)
         elif self.overflow is Overflow.BLOCK or self.overflow is Overflow.FAIL:
             raise MailboxFull(actor, self.capacity)
         else:
@@ -127,7 +137,7 @@ class MailboxQueue:
     def put_system(self, item: Any) -> None:
         """Enqueue a runtime message (such as Terminated), which capacity never refuses."""
         if not self.is_open:
-            self._on_drop(item, "stopped")
+            self._on_drop(item, self.closed_reason)
             return
         self.items.append(item)
         self.wake()
@@ -165,12 +175,21 @@ class MailboxQueue:
             _reschedule(self._getter)
             self._getter = None
 
-    def close(self) -> None:
-        """Refuse new items; queued ones and blocked senders' ones become dead letters."""
+    def close(self, reason: str = "stopped") -> None:
+        """Refuse new items with ``reason``; queued and blocked senders' items become dead letters.
+
+        A circuit-open actor's mailbox is closed this way and reopened when it goes half-open.
+        """
         self.is_open = False
+        self.closed_reason = reason
         while self.items:
-            self._on_drop(self.items.popleft(), "stopped")
+            self._on_drop(self.items.popleft(), reason)
         for task, item in self._putters.items():
-            self._on_drop(item, "stopped")
+            self._on_drop(item, reason)
             _reschedule(task)
         self._putters.clear()
+
+    def reopen(self) -> None:
+        """Accept items again after :meth:`close`."""
+        self.is_open = True
+        self.closed_reason = "stopped"

@@ -16,13 +16,16 @@ import attrs
 import trio
 
 from ._actor import Actor
-from ._cell import Cell
+from ._cell import DEFAULT_SHUTDOWN, Cell, Supervision
 from ._deadlines import Deadlines
-from ._errors import ActorNotFound, NameTaken, RuntimeClosed, StartFailed
+from ._errors import ActorNotFound, NameTaken, RuntimeClosed, StartFailed, SupervisorGaveUp
 from ._logging import logger, short_repr
 from ._mailbox import Mailbox
 from ._messages import DeadLetter, check_immutable
 from ._ref import ActorRef
+from ._strategies import Supervisor
+from ._supervisor import RootSupervision, SupervisorRef, spawn_child
+from ._tree import Tree, snapshot
 
 __all__ = ["Runtime", "RuntimeStats", "open_runtime"]
 
@@ -61,6 +64,7 @@ class Runtime:
         self._dead_letters = 0
         self._crashes = 0
         self._deadlines = Deadlines()
+        self._gave_up: BaseException | None = None
 
     # -- spawning --------------------------------------------------------------------------
 
@@ -91,6 +95,9 @@ class Runtime:
         name: str | None,
         mailbox: Mailbox | None,
         parent: Cell | None,
+        *,
+        supervision: Supervision | None = None,
+        shutdown: float | None = DEFAULT_SHUTDOWN,
     ) -> ActorRef:
         if self._closing:
             raise RuntimeClosed("the runtime is shutting down and spawns no new actors")
@@ -111,6 +118,8 @@ class Runtime:
             mailbox or _DEFAULT_MAILBOX,
             parent,
         )
+        cell.supervision = supervision
+        cell.shutdown = shutdown
         try:
             cell.make_instance()
         except Exception as exc:
@@ -126,6 +135,33 @@ class Runtime:
                 await start.wait()
         logger.debug("actor_started", **cell.log_context())
         return cell.ref
+
+    async def start(self, tree: Supervisor) -> SupervisorRef:
+        """Start a supervision tree: its supervisor, then its children in order, depth first.
+
+        Returns the root supervisor's ref once every child has started. If the root ever fails
+        (restart intensity exceeded all the way up), the runtime shuts down and leaving
+        ``open_runtime()`` raises :class:`SupervisorGaveUp` with the original failure chained.
+
+        Raises:
+            StartFailed: a child failed to start (the chain of causes leads to it).
+        """
+        if not isinstance(tree, Supervisor):
+            raise TypeError(f"start takes an ak.Supervisor, not {tree!r}; use spawn for an actor")
+        ref = await spawn_child(self, None, tree, RootSupervision(self._give_up))
+        assert isinstance(ref, SupervisorRef)  # spawn_child made a SupervisorActor
+        return ref
+
+    def _give_up(self, reason: BaseException) -> None:
+        """A tree's root failed: end the runtime's block, and make it raise on the way out."""
+        if self._gave_up is None:
+            self._gave_up = reason
+            logger.error("runtime_gave_up", error=f"{type(reason).__name__}: {reason}")
+            self._nursery.cancel_scope.cancel()
+
+    def tree(self) -> Tree:
+        """An immutable snapshot of every live actor, as a tree; ``str()`` of it reads well."""
+        return Tree(tuple(snapshot(cell) for cell in self._cells if cell.parent is None))
 
     def _register(self, cell: Cell) -> None:
         self._cells[cell] = None
@@ -151,8 +187,6 @@ class Runtime:
                         del self._topics[topic]
         if cell.parent is not None and cell.parent.children is not None:
             cell.parent.children.pop(cell, None)
-        if cell.exit_reason is not None:
-            self._crashes += 1
 
     # -- names -----------------------------------------------------------------------------
 
@@ -263,9 +297,15 @@ async def open_runtime() -> AsyncIterator[Runtime]:
             yield runtime
         finally:
             await runtime._shutdown()
-            nursery.cancel_scope.cancel()
-            logger.debug("runtime_stopped", **_summary(runtime.stats()))
+            runtime._deadlines.close()
+            logger.debug("runtime_stopped", **attrs.asdict(runtime.stats()))
+    if runtime._gave_up is not None:
+        raise _gave_up_error(runtime._gave_up)
 
 
-def _summary(stats: RuntimeStats) -> dict[str, Any]:
-    return attrs.asdict(stats)
+def _gave_up_error(reason: BaseException) -> SupervisorGaveUp:
+    if isinstance(reason, SupervisorGaveUp):
+        return reason
+    error = SupervisorGaveUp("root", "the root supervisor crashed", "root", reason)
+    error.__cause__ = reason
+    return error
