@@ -101,6 +101,10 @@ class Actor:
         cls._ak_dispatch[message_type] = handler
         return handler
 
+    def _ak_kind(self) -> str:
+        """What ``rt.tree()`` shows as the actor's class."""
+        return type(self).__qualname__
+
     def _ak_state_label(self) -> str | None:
         """The state shown in ``rt.tree()`` (state machines override it)."""
         return None

@@ -451,7 +451,9 @@ class Cell:
         self.retry_at = now + delay
         self.status = "circuit-open"
         self.mailbox.close("circuit_open")
-        logger.warning("circuit_opened", **self.log_context(), path=self.path, retry_in=delay)
+        logger.warning(
+            "circuit_opened", **self.log_context(), path=self.path, retry_in=round(delay, 6)
+        )
         if not await self._sleep(delay):
             return False
         self.mailbox.reopen()

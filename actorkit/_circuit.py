@@ -65,7 +65,7 @@ class Circuit:
 
     def record_failure(self, now: float) -> CircuitState:
         """Count a failure at ``now``; return the new state (OPEN when it trips)."""
-        if self.state is CircuitState.HALF_OPEN:
+        if self.poll(now) is CircuitState.HALF_OPEN:
             self._open(now, min(self.max_reset, self.current_reset * self.factor))
             return self.state
         if self.state is CircuitState.OPEN:
@@ -78,9 +78,9 @@ class Circuit:
             self._open(now, self.reset_after)
         return self.state
 
-    def record_success(self) -> CircuitState:
-        """Count a success; a half-open circuit closes."""
-        if self.state is CircuitState.HALF_OPEN:
+    def record_success(self, now: float) -> CircuitState:
+        """Count a success at ``now``; a half-open circuit closes."""
+        if self.poll(now) is CircuitState.HALF_OPEN:
             self.state = CircuitState.CLOSED
             self._failure_times.clear()
         return self.state

@@ -30,8 +30,17 @@ def short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _drop_tracebacks(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    event.pop("exc_info", None)
+    return event
+
+
 def configure_logging(
-    level: int | str = "info", *, json: bool = False, stream: TextIO | None = None
+    level: int | str = "info",
+    *,
+    json: bool = False,
+    stream: TextIO | None = None,
+    tracebacks: bool = True,
 ) -> None:
     """Configure structlog for an application or a script: readable lines, or JSON lines.
 
@@ -42,6 +51,7 @@ def configure_logging(
         level: the lowest level shown, as a ``logging`` constant or its name (``"debug"``).
         json: render one JSON object per line (for log shippers) instead of aligned text.
         stream: where to write; standard output by default.
+        tracebacks: include the traceback of a crash (its type and text are always there).
     """
     if isinstance(level, str):
         numeric = logging.getLevelNamesMapping().get(level.upper())
@@ -59,7 +69,9 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    if json:
+    if not tracebacks:
+        processors.append(_drop_tracebacks)
+    elif json:
         processors.append(structlog.processors.dict_tracebacks)
     processors.append(renderer)
     structlog.configure(

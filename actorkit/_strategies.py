@@ -6,7 +6,7 @@ Everything here is an immutable description; ``_supervisor.py`` is what runs it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -65,10 +65,6 @@ def _check_decide(
             raise TypeError(
                 f"decide[{exc_type.__name__}] must be an ak.Directive, not {directive!r}"
             )
-
-
-def _frozen_mapping(value: Mapping[type[BaseException], Directive]) -> tuple[Any, ...]:
-    return tuple(value.items())
 
 
 @attrs.frozen(kw_only=True)
@@ -146,6 +142,10 @@ class CircuitBreak(Strategy):
     max_reset: float | None = attrs.field(default=None)
 
 
+def _as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
 def _check_actor_class(_instance: object, _attribute: object, value: type) -> None:
     if not (isinstance(value, type) and issubclass(value, Actor)):
         raise TypeError(f"ak.Child takes a subclass of ak.Actor, not {value!r}")
@@ -172,7 +172,7 @@ class Child:
     """
 
     actor: type[Actor] = attrs.field(validator=_check_actor_class)
-    args: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    args: tuple[Any, ...] = attrs.field(default=(), converter=_as_tuple)
     kwargs: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
     name: str | None = None
     restart: Restart = attrs.field(
@@ -195,7 +195,7 @@ class Supervisor:
     strategy: Strategy = attrs.field(
         factory=OneForOne, validator=attrs.validators.instance_of(Strategy)
     )
-    children: Sequence[Child | Supervisor] = attrs.field(default=(), converter=tuple)
+    children: Sequence[Child | Supervisor] = attrs.field(default=(), converter=_as_tuple)
     restart: Restart = attrs.field(
         default=Restart.PERMANENT, validator=attrs.validators.instance_of(Restart)
     )

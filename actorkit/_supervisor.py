@@ -122,7 +122,11 @@ class _ChildRecord:
         pass
 
     def on_probation_passed(self, cell: Cell) -> None:
-        if self.circuit is not None and self.circuit.record_success() is CircuitState.CLOSED:
+        circuit = self.circuit
+        if (
+            circuit is not None
+            and circuit.record_success(trio.current_time()) is CircuitState.CLOSED
+        ):
             logger.info("circuit_closed", **cell.log_context(), path=cell.path)
 
     def on_coordinated_failure(self, cell: Cell, exc: BaseException) -> None:
@@ -190,6 +194,9 @@ class SupervisorActor(Actor):
         self.spec = spec
         self.records: list[_ChildRecord] = []
         self._restart_times: deque[float] = deque()
+
+    def _ak_kind(self) -> str:
+        return f"Supervisor:{type(self.spec.strategy).__name__}"
 
     async def on_start(self) -> None:
         for child in self.spec.children:

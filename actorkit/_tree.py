@@ -81,10 +81,11 @@ def snapshot(cell: Cell) -> TreeNode:
     """The node of ``cell`` and its live children, as they are now."""
     instance = cell.instance
     state = instance._ak_state_label() if instance is not None else None
+    kind = instance._ak_kind() if instance is not None else cell.actor_class.__qualname__
     return TreeNode(
         name=cell.label,
         path=cell.path,
-        actor_class=cell.actor_class.__qualname__,
+        actor_class=kind,
         status=cell.status,
         restarts=cell.restarts,
         mailbox_depth=len(cell.mailbox),

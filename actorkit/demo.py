@@ -6,15 +6,19 @@ it exits with status 0 only if everything it demonstrates behaved.
 
 from __future__ import annotations
 
+import sys
+
 import attrs
 import structlog
 import trio
 
 from . import _actor, _runtime
-from ._errors import ActorCrashed
+from ._backoff import Backoff
+from ._errors import ActorCrashed, CircuitOpen
 from ._logging import configure_logging
 from ._messages import Terminated
 from ._ref import ActorRef
+from ._strategies import Child, CircuitBreak, OneForOne, Supervisor
 
 __all__ = ["main", "run_demo"]
 
@@ -93,15 +97,98 @@ async def show_core(rt: _runtime.Runtime) -> None:
     log.info("demo_stats", **attrs.asdict(stats))
 
 
+@attrs.frozen
+class Charge:
+    cents: int
+
+
+class CardService:
+    """Stands for an outside payment service: down until ``back_at`` on Trio's clock."""
+
+    def __init__(self, back_at: float) -> None:
+        self.back_at = back_at
+
+    def charge(self, cents: int) -> str:
+        if trio.current_time() < self.back_at:
+            raise ConnectionError("card service unreachable")
+        return f"charged {cents} cents"
+
+
+class Gateway(_actor.Actor):
+    """Forwards charges to the card service; crashes when the service is down."""
+
+    def __init__(self, service: CardService) -> None:
+        self.service = service
+
+    @_actor.on(Charge)
+    async def charge(self, msg: Charge) -> str:
+        return self.service.charge(msg.cents)
+
+
+async def show_supervision(rt: _runtime.Runtime) -> None:
+    """A supervision tree: a restart after a backoff, and a circuit that opens and closes."""
+    log.info(
+        "demo_part",
+        part="supervision",
+        shows="one-for-one restart with backoff, a circuit that opens, half-opens and closes",
+    )
+    service = CardService(back_at=trio.current_time() + 0.3)
+    tree = Supervisor(
+        "bank",
+        strategy=OneForOne(max_restarts=3, within=5.0, backoff=Backoff(initial=0.05, maximum=1.0)),
+        children=[
+            Child(Account, args=(100,), name="carol"),
+            Supervisor(
+                "gateways",
+                strategy=CircuitBreak(failures=2, within=5.0, reset_after=0.4),
+                children=[Child(Gateway, args=(service,), name="card-gateway")],
+            ),
+        ],
+    )
+    await rt.start(tree)
+    carol = rt.lookup("carol")
+    await carol.send(Deposit(-1))  # crashes carol; the supervisor restarts her after a backoff
+    await carol.send(Deposit(7))  # waits in the mailbox during the backoff, then is handled
+    balance = await carol.ask(Balance(), timeout=2.0)
+    log.info("demo_balance", account="carol", balance=balance, note="a fresh instance: 100 + 7")
+    if balance != 107:
+        raise AssertionError(f"carol should hold 107 after her restart, holds {balance}")
+
+    gateway = rt.lookup("card-gateway")
+    for _ in range(2):
+        try:
+            await gateway.ask(Charge(1250), timeout=1.0)
+        except ActorCrashed as exc:
+            log.info("demo_charge_failed", error=exc.exc_message)
+    try:
+        await gateway.ask(Charge(1250), timeout=1.0)
+    except CircuitOpen as exc:
+        log.info("demo_circuit_open", retry_in=round(exc.retry_in, 3))
+    else:
+        raise AssertionError("the gateway's circuit should be open after two crashes")
+    _show_tree(rt)
+    await trio.sleep(0.5)  # past reset_after: half-open; the service is back
+    receipt = await gateway.ask(Charge(1250), timeout=1.0)
+    log.info("demo_charge_succeeded", receipt=receipt)
+    _show_tree(rt)
+
+
+def _show_tree(rt: _runtime.Runtime) -> None:
+    # The tree is the demo's output, not an event: written as a person reads it.
+    sys.stdout.write(f"\n{rt.tree()}\n\n")
+    sys.stdout.flush()
+
+
 async def run_demo() -> None:
     """Run every part of the demo in one runtime."""
     async with _runtime.open_runtime() as rt:
         await show_core(rt)
+        await show_supervision(rt)
     log.info("demo_finished")
 
 
 def main(level: str = "info", *, json: bool = False) -> int:
     """Configure readable logging, run the demo, and return the exit status."""
-    configure_logging(level, json=json)
+    configure_logging(level, json=json, tracebacks=False)
     trio.run(run_demo)
     return 0
