@@ -7,10 +7,12 @@ the answer is cached, so dispatch on the hot path is one dict look-up.
 
 from __future__ import annotations
 
+import enum
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ._handlers import Batch, FlushBatch, Handler, HandlerSpec, wrap_handler
 from ._ref import ActorRef
 
 if TYPE_CHECKING:
@@ -19,23 +21,39 @@ if TYPE_CHECKING:
 __all__ = ["Actor", "Handler", "on"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
-#: A handler as stored in a dispatch table: the plain function, called as ``fn(actor, msg)``.
-Handler = Callable[[Any, Any], Awaitable[Any]]
 
 _HANDLER_MARK = "__actorkit_handles__"
 
 
-def on(message_type: type) -> Callable[[F], F]:
+def on(
+    message_type: type,
+    *,
+    state: enum.Enum | None = None,
+    timeout: float | None = None,
+    batch: Batch | None = None,
+) -> Callable[[F], F]:
     """Declare the decorated ``async def`` method the handler of ``message_type``.
 
     The handler also receives instances of subclasses of ``message_type``, unless a handler for
     a more specific class exists. Its return value is the reply to ``ask``. Stack several
     ``@on`` to handle several types with one method.
+
+    Args:
+        message_type: the class of messages handled.
+        state: (state machines only) handle the message only in this state.
+        timeout: cancel the handler after this many seconds and treat it as a crash
+            (:class:`HandlerTimeout`).
+        batch: receive a tuple of messages at a time (see :class:`Batch`).
     """
     if not isinstance(message_type, type):
         raise TypeError(
             f"@ak.on takes a message class, not {message_type!r}; write @ak.on(MyMessage)"
         )
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"@ak.on(timeout=...) must be > 0 seconds, not {timeout!r}")
+    if batch is not None and not isinstance(batch, Batch):
+        raise TypeError(f"@ak.on(batch=...) takes an ak.Batch, not {batch!r}")
+    spec = HandlerSpec(message_type, state, timeout, batch)
 
     def mark(fn: F) -> F:
         is_async = inspect.iscoroutinefunction(fn)  # (kept apart: it would narrow fn's type)
@@ -44,11 +62,22 @@ def on(message_type: type) -> Callable[[F], F]:
                 f"the handler {getattr(fn, '__qualname__', fn)!r} for "
                 f"{message_type.__qualname__} must be an 'async def' method"
             )
-        handled: list[type] = fn.__dict__.setdefault(_HANDLER_MARK, [])
-        handled.append(message_type)
+        specs: list[HandlerSpec] = fn.__dict__.setdefault(_HANDLER_MARK, [])
+        specs.append(spec)
         return fn
 
     return mark
+
+
+def declared_handlers(cls: type) -> list[tuple[HandlerSpec, Handler]]:
+    """Every ``@on`` declaration of ``cls`` and its bases, most general class first, each with
+    the function to dispatch to (an override by method name wins)."""
+    return [
+        (spec, wrap_handler(getattr(cls, attr_name), spec))
+        for klass in reversed(cls.__mro__)
+        for attr_name, value in vars(klass).items()
+        for spec in getattr(value, _HANDLER_MARK, ())
+    ]
 
 
 class Actor:
@@ -71,20 +100,37 @@ class Actor:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._ak_build_dispatch(declared_handlers(cls))
+
+    @classmethod
+    def _ak_build_dispatch(cls, declared: list[tuple[HandlerSpec, Handler]]) -> None:
         handlers: dict[type, Handler] = {}
-        # Walk the bases from the most general, so a subclass's declarations win.
-        for klass in reversed(cls.__mro__):
-            for attr_name, value in vars(klass).items():
-                for message_type in getattr(value, _HANDLER_MARK, ()):
-                    # getattr on cls picks up an override of the method by name.
-                    handlers[message_type] = getattr(cls, attr_name)
+        for spec, handler in declared:
+            if spec.state is not None:
+                raise TypeError(
+                    f"{cls.__qualname__}: @ak.on(..., state=...) needs a subclass of "
+                    "ak.StateMachine, which declares its states"
+                )
+            handlers[spec.message_type] = handler
         cls._ak_handlers = handlers
         cls._ak_dispatch = {}
 
     @classmethod
     def handled_types(cls) -> tuple[type, ...]:
         """The message types this actor declares handlers for."""
-        return tuple(cls._ak_handlers)
+        return tuple(t for t in cls._ak_handlers if not issubclass(t, FlushBatch))
+
+    def _ak_resolve(self, message_type: type) -> Handler | None:
+        """The handler for ``message_type`` now (a state machine's depends on its state)."""
+        return type(self).resolve_handler(message_type)
+
+    def _ak_boot(self) -> Awaitable[None]:
+        """Everything before the first message (state machines enter their initial state)."""
+        return self.on_start()
+
+    @on(FlushBatch)
+    async def _ak_flush_batch(self, msg: FlushBatch) -> None:
+        await self.ctx._cell.flush_batch(msg)
 
     @classmethod
     def resolve_handler(cls, message_type: type) -> Handler | None:

@@ -19,11 +19,13 @@ from ._actor import Actor
 from ._errors import (
     ActorCrashed,
     ActorStopped,
+    BatchResultMismatch,
     CircuitOpen,
     MailboxFull,
     StartFailed,
     UnhandledMessage,
 )
+from ._handlers import Batch, Deferred, FlushBatch, Handler, SystemMessage
 from ._logging import logger, short_repr
 from ._mailbox import Mailbox, MailboxQueue
 from ._messages import DeadLetter, Terminated
@@ -155,9 +157,11 @@ class Cell:
         "_probation",
         "_scope",
         "_start",
+        "_timers",
         "actor_class",
         "alive",
         "args",
+        "batches",
         "children",
         "ctx",
         "exit_reason",
@@ -168,6 +172,7 @@ class Cell:
         "mailbox",
         "name",
         "parent",
+        "postponed",
         "processed",
         "ref",
         "restarts",
@@ -226,6 +231,10 @@ class Cell:
         self._command_ready: trio.Event | None = None
         self._probation = False
         self._escalate = False
+        self._timers: set[trio.CancelScope] | None = None
+        # Messages kept aside by the instance: postponed by a state machine, or in batches.
+        self.postponed: list[Any] | None = None
+        self.batches: dict[Handler, _BatchBuffer] | None = None
 
     def __repr__(self) -> str:
         return f"<Cell {self.label}>"
@@ -256,7 +265,8 @@ class Cell:
 
     def expect_start(self) -> AskRequest | None:
         """If the actor has an ``on_start``, a one-shot that its outcome will resolve."""
-        if self.actor_class.on_start is Actor.on_start:
+        cls = self.actor_class
+        if cls.on_start is Actor.on_start and cls._ak_boot is Actor._ak_boot:
             return None
         self._start = AskRequest(None)
         return self._start
@@ -265,8 +275,7 @@ class Cell:
         """A new instance and its ``on_start``; return what either raised, if anything."""
         start, self._start = self._start, None
         try:
-            self.make_instance()
-            await self.instance.on_start()  # type: ignore[union-attr]
+            await self.make_instance()._ak_boot()
         except Exception as exc:
             self.instance = None  # never started, so it gets no on_stop
             if start is not None:
@@ -282,6 +291,8 @@ class Cell:
         instance, self.instance = self.instance, None
         if instance is None:
             return
+        self._cancel_timers()
+        self._release_deferred()
         with trio.CancelScope(shield=True, deadline=self._shutdown_deadline()) as scope:
             try:
                 await instance.on_stop(reason)
@@ -304,7 +315,7 @@ class Cell:
         running = True
         if start is not None:
             try:
-                await self.instance.on_start()  # type: ignore[union-attr]
+                await self.instance._ak_boot()  # type: ignore[union-attr]
             except Exception as exc:
                 error = StartFailed(self.label, exc)
                 error.__cause__ = exc
@@ -339,9 +350,7 @@ class Cell:
         """Handle messages until interrupted; return the crash that ends the actor, if any."""
         mailbox = self.mailbox
         items = mailbox.items
-        instance = self.instance
-        actor_class = self.actor_class
-        dispatch = actor_class._ak_dispatch
+        instance: Any = self.instance
         budget = FAIRNESS_BATCH
         while self._interrupt is None:
             if not items:
@@ -351,22 +360,28 @@ class Cell:
             item = mailbox.pop()
             is_ask = type(item) is AskRequest
             message = item.message if is_ask else item
-            handler = dispatch.get(type(message)) or actor_class.resolve_handler(type(message))
+            # Read through the instance: a state machine swaps its table when its state changes.
+            handler = instance._ak_dispatch.get(type(message)) or instance._ak_resolve(
+                type(message)
+            )
             if handler is None:
                 self._drop(item, "unhandled")
                 continue
             try:
                 result = await handler(instance, message)
             except Exception as exc:
+                if type(exc) is Deferred:
+                    self._defer(exc, item)
+                    continue
                 self._fail_message(exc, item)
                 if not await self._recover(exc, message):
                     return exc
                 instance = self.instance
                 continue
             except BaseException:
-                # Cancelled mid-handler (a stop that ran out of time): the asker must not hang.
-                if is_ask:
-                    item.fail(ActorStopped(self.label))
+                # Cancelled mid-handler (a stop that ran out of time): the message was not
+                # handled, so it is a dead letter, and its asker must not hang.
+                self._drop(item, "stopped")
                 raise
             if is_ask:
                 item.resolve(result)
@@ -384,6 +399,8 @@ class Cell:
 
     def _fail_message(self, exc: Exception, item: Any) -> None:
         """The message a handler raised on: its ask fails, and it becomes a dead letter."""
+        if isinstance(item, SystemMessage):
+            return
         if type(item) is AskRequest:
             crashed = ActorCrashed(self.label, type(exc).__qualname__, str(exc))
             crashed.__cause__ = exc
@@ -391,7 +408,8 @@ class Cell:
             message = item.message
         else:
             message = item
-        self.runtime._dead_letter(DeadLetter(message, self.label, "crashed"), quiet=True)
+        # Not logged again: the actor_crashed event names the message.
+        self.runtime._dead_letter(DeadLetter(message, self.label, "crashed"), self, log=False)
 
     def _decide(self, exc: BaseException | None, message: Any) -> tuple[Action, float]:
         if self.supervision is None:
@@ -516,6 +534,108 @@ class Cell:
         with contextlib.suppress(Exception):
             await started.wait()
 
+    # -- messages kept aside: postponed (state machines) and batches -------------------------
+
+    def _defer(self, signal: Deferred, item: Any) -> None:
+        if signal.batch is None:
+            if self.postponed is None:
+                self.postponed = []
+            self.postponed.append(item)
+            return
+        if self.batches is None:
+            self.batches = {}
+        handler = signal.batch_handler
+        assert handler is not None  # a batch signal always names its handler
+        buffer = self.batches.get(handler)
+        if buffer is None:
+            buffer = self.batches[handler] = _BatchBuffer(signal.batch)
+        buffer.items.append(item)
+        if len(buffer.items) >= buffer.batch.max_size:
+            buffer.cancel_timer()
+            buffer.generation += 1
+            # Handled next, before anything else queued.
+            self.mailbox.items.appendleft(FlushBatch(handler, buffer.generation))
+        elif len(buffer.items) == 1:
+            buffer.timer = self.start_timer(
+                buffer.batch.max_wait, FlushBatch(handler, buffer.generation)
+            )
+
+    async def flush_batch(self, flush: FlushBatch) -> None:
+        """Hand the batch that ``flush`` names to its handler; answer each ask in it."""
+        buffer = self.batches.get(flush.handler) if self.batches else None
+        if buffer is None or not buffer.items or flush.generation != buffer.generation:
+            self.processed -= 1  # a stale flush: nothing was handled
+            return
+        items, buffer.items = buffer.items, []
+        buffer.cancel_timer()
+        buffer.generation += 1
+        messages = tuple(i.message if type(i) is AskRequest else i for i in items)
+        try:
+            results = _check_results(
+                flush.handler, len(messages), await flush.handler(self.instance, messages)
+            )
+        except Exception as exc:
+            for item in items:
+                self._fail_message(exc, item)
+            raise
+        for item, result in zip(items, results, strict=True):
+            if type(item) is AskRequest:
+                item.resolve(result)
+        # The loop counts the flush itself as one processed message.
+        self.processed += len(items) - 1
+
+    def retry_postponed(self) -> None:
+        """Put postponed messages back at the head of the mailbox, in their order."""
+        if self.postponed:
+            postponed, self.postponed = self.postponed, None
+            self.mailbox.items.extendleft(reversed(postponed))
+
+    def _release_deferred(self) -> None:
+        """The instance is going away: what it kept aside goes back to the mailbox's head."""
+        kept: list[Any] = []
+        if self.batches:
+            for buffer in self.batches.values():
+                buffer.cancel_timer()
+                kept += buffer.items
+            self.batches = None
+        if self.postponed:
+            kept += self.postponed
+            self.postponed = None
+        if kept:
+            self.mailbox.items.extendleft(reversed(kept))
+
+    @property
+    def deferred_count(self) -> int:
+        count = len(self.postponed) if self.postponed else 0
+        if self.batches:
+            count += sum(len(buffer.items) for buffer in self.batches.values())
+        return count
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def start_timer(self, seconds: float, message: Any) -> trio.CancelScope:
+        """Deliver ``message`` to this actor after ``seconds`` on Trio's clock, unless the
+        returned scope is cancelled first. Timers end with the instance that started them."""
+        scope = trio.CancelScope()
+        if self._timers is None:
+            self._timers = set()
+        self._timers.add(scope)
+        self.runtime._nursery.start_soon(self._timer, scope, seconds, message)
+        return scope
+
+    async def _timer(self, scope: trio.CancelScope, seconds: float, message: Any) -> None:
+        with scope:
+            await trio.sleep(seconds)
+            if self._timers is not None:
+                self._timers.discard(scope)
+            self.mailbox.put_system(message)
+
+    def _cancel_timers(self) -> None:
+        if self._timers:
+            for scope in self._timers:
+                scope.cancel()
+            self._timers = None
+
     # -- dead letters ----------------------------------------------------------------------
 
     def _drop(self, item: Any, reason: str) -> None:
@@ -533,7 +653,7 @@ class Cell:
                 item.fail(ActorStopped(self.label))
         else:
             message = item
-        self.runtime._dead_letter(DeadLetter(message, self.label, reason))
+        self.runtime._dead_letter(DeadLetter(message, self.label, reason), self)
 
     # -- stopping --------------------------------------------------------------------------
 
@@ -573,6 +693,7 @@ class Cell:
                 for child in reversed(list(self.children)):
                     await child.stop()
             await self._stop_instance(reason)
+        self._cancel_timers()
         self.alive = False
         self.status = "stopped"
         if reason is not None:
@@ -616,3 +737,29 @@ class Cell:
             for watcher in self.watchers:
                 watcher.mailbox.put_system(terminated)
             self.watchers = None
+
+
+def _check_results(handler: Handler, expected: int, results: Any) -> Any:
+    if results is None:
+        return (None,) * expected
+    if len(results) != expected:
+        name = getattr(handler, "__qualname__", "batch handler")
+        raise BatchResultMismatch(name, expected, len(results))
+    return results
+
+
+class _BatchBuffer:
+    """Messages collected for one batch handler, and the timer that will flush them."""
+
+    __slots__ = ("batch", "generation", "items", "timer")
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.items: list[Any] = []
+        self.timer: trio.CancelScope | None = None
+        self.generation = 0
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None

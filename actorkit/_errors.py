@@ -15,7 +15,10 @@ __all__ = [
     "ActorStopped",
     "ActorkitError",
     "AskTimeout",
+    "BatchResultMismatch",
     "CircuitOpen",
+    "HandlerTimeout",
+    "InvalidTransition",
     "MailboxFull",
     "NameTaken",
     "RuntimeClosed",
@@ -156,3 +159,37 @@ class TooManyChildren(ActorkitError):
         )
         self.supervisor = supervisor
         self.limit = limit
+
+
+class HandlerTimeout(ActorkitError):
+    """A handler declared with ``@ak.on(..., timeout=...)`` ran too long and was cancelled.
+
+    It is treated as a crash of the actor, so its supervisor decides.
+    """
+
+    def __init__(self, handler: str, timeout: float) -> None:
+        super().__init__(f"the handler {handler} ran longer than its timeout of {timeout} s")
+        self.handler = handler
+        self.timeout = timeout
+
+
+class BatchResultMismatch(ActorkitError):
+    """A batch handler returned a number of results other than the number of messages."""
+
+    def __init__(self, handler: str, expected: int, got: int) -> None:
+        super().__init__(
+            f"the batch handler {handler} got {expected} messages and returned {got} results; "
+            "return one result per message, in order"
+        )
+        self.handler = handler
+
+
+class InvalidTransition(ActorkitError):
+    """A state machine tried a move its ``transitions`` table does not allow."""
+
+    def __init__(self, machine: str, source: object, target: object, why: str = "") -> None:
+        detail = why or "add it to the class's transitions table if it is meant to be allowed"
+        super().__init__(f"{machine} cannot go from {source} to {target}: {detail}")
+        self.machine = machine
+        self.source = source
+        self.target = target

@@ -228,7 +228,7 @@ class Runtime:
         check_immutable(message)
         subscribers = self._topics.get(topic)
         if not subscribers:
-            self._dead_letter(DeadLetter(message, f"topic:{topic}", "no_subscribers"))
+            self._dead_letter(DeadLetter(message, f"topic:{topic}", "no_subscribers"), None)
             await _checkpoint_if_cancelled()
             return 0
         refs = [cell.ref for cell in subscribers]
@@ -238,11 +238,13 @@ class Runtime:
 
     # -- dead letters and stats ------------------------------------------------------------
 
-    def _dead_letter(self, letter: DeadLetter, *, quiet: bool = False) -> None:
+    def _dead_letter(self, letter: DeadLetter, cell: Cell | None, *, log: bool = True) -> None:
+        """Count a dead letter and log it (with its recipient's keys, when it had one)."""
         self._dead_letters += 1
-        if not quiet:
+        if log:
             logger.info(
                 "dead_letter",
+                **(cell.log_context() if cell is not None else {}),
                 recipient=letter.recipient,
                 reason=letter.reason,
                 message=short_repr(letter.message),
@@ -255,7 +257,7 @@ class Runtime:
         queued = 0
         for cell in self._cells:
             processed += cell.processed
-            queued += len(cell.mailbox)
+            queued += len(cell.mailbox) + cell.deferred_count
         return RuntimeStats(
             actors_live=len(self._cells),
             actors_started=self._started,
@@ -298,6 +300,7 @@ async def open_runtime() -> AsyncIterator[Runtime]:
         finally:
             await runtime._shutdown()
             runtime._deadlines.close()
+            nursery.cancel_scope.cancel()  # nothing is left but timers of ended actors
             logger.debug("runtime_stopped", **attrs.asdict(runtime.stats()))
     if runtime._gave_up is not None:
         raise _gave_up_error(runtime._gave_up)
