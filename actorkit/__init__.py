@@ -13,7 +13,10 @@ from ._errors import ActorkitError as ActorkitError
 from ._errors import ActorNotFound as ActorNotFound
 from ._errors import ActorStopped as ActorStopped
 from ._errors import AskTimeout as AskTimeout
+from ._errors import BatchResultMismatch as BatchResultMismatch
 from ._errors import CircuitOpen as CircuitOpen
+from ._errors import HandlerTimeout as HandlerTimeout
+from ._errors import InvalidTransition as InvalidTransition
 from ._errors import MailboxFull as MailboxFull
 from ._errors import NameTaken as NameTaken
 from ._errors import RuntimeClosed as RuntimeClosed
@@ -21,6 +24,7 @@ from ._errors import StartFailed as StartFailed
 from ._errors import SupervisorGaveUp as SupervisorGaveUp
 from ._errors import TooManyChildren as TooManyChildren
 from ._errors import UnhandledMessage as UnhandledMessage
+from ._handlers import Batch as Batch
 from ._logging import configure_logging as configure_logging
 from ._mailbox import Mailbox as Mailbox
 from ._mailbox import Overflow as Overflow
@@ -28,9 +32,15 @@ from ._messages import DeadLetter as DeadLetter
 from ._messages import Terminated as Terminated
 from ._messages import register_immutable as register_immutable
 from ._ref import ActorRef as ActorRef
+from ._resilience import CircuitBreaker as CircuitBreaker
+from ._resilience import RetryPolicy as RetryPolicy
 from ._runtime import Runtime as Runtime
 from ._runtime import RuntimeStats as RuntimeStats
 from ._runtime import open_runtime as open_runtime
+from ._statemachine import EventTimeout as EventTimeout
+from ._statemachine import StateMachine as StateMachine
+from ._statemachine import StateTimeout as StateTimeout
+from ._statemachine import UnreachableStateWarning as UnreachableStateWarning
 from ._strategies import Child as Child
 from ._strategies import CircuitBreak as CircuitBreak
 from ._strategies import Directive as Directive
