@@ -8,6 +8,7 @@ the answer is cached, so dispatch on the hot path is one dict look-up.
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -67,6 +68,22 @@ def on(
         return fn
 
     return mark
+
+
+def control_handler(fn: F) -> F:
+    """Mark a handler of a runtime control message (a SystemMessage): such a message is not
+    anyone's, so it is taken out of the mailbox count and not counted as processed; what
+    the handler delivers or handles on the control message's behalf, it counts itself."""
+
+    @functools.wraps(fn)
+    async def handle(actor: Any, message: Any) -> Any:
+        cell = actor.ctx._cell
+        cell.control_items -= 1
+        result = await fn(actor, message)
+        cell.processed -= 1  # the loop counts every handler that returns
+        return result
+
+    return handle  # type: ignore[return-value]
 
 
 def declared_handlers(cls: type) -> list[tuple[HandlerSpec, Handler]]:
@@ -129,6 +146,7 @@ class Actor:
         return self.on_start()
 
     @on(FlushBatch)
+    @control_handler
     async def _ak_flush_batch(self, msg: FlushBatch) -> None:
         await self.ctx._cell.flush_batch(msg)
 

@@ -70,7 +70,7 @@ class Supervision(Protocol):
         """A half-open child handled its first message: its circuit closes."""
         ...
 
-    def on_coordinated_failure(self, cell: Cell, exc: BaseException) -> None:
+    def on_coordinated_failure(self, cell: Cell, exc: BaseException | None) -> None:
         """The child has stopped its instance and waits to be restarted with its siblings."""
         ...
 
@@ -157,12 +157,14 @@ class Cell:
         "_probation",
         "_scope",
         "_start",
+        "_task",
         "_timers",
         "actor_class",
         "alive",
         "args",
         "batches",
         "children",
+        "control_items",
         "ctx",
         "exit_reason",
         "id",
@@ -232,6 +234,10 @@ class Cell:
         self._probation = False
         self._escalate = False
         self._timers: set[trio.CancelScope] | None = None
+        self._task: trio.lowlevel.Task | None = None
+        # Runtime control messages (batch flushes, timer envelopes) now in the mailbox: they
+        # are not anyone's messages, so stats leave them out.
+        self.control_items = 0
         # Messages kept aside by the instance: postponed by a state machine, or in batches.
         self.postponed: list[Any] | None = None
         self.batches: dict[Handler, _BatchBuffer] | None = None
@@ -308,31 +314,52 @@ class Cell:
 
     async def run(self) -> None:
         """The actor's whole life: first start, the message loop (with recoveries), the end."""
-        start = self._start
-        # The first instance was made by spawn (so that __init__ errors reach the spawner).
-        self._start = None
-        reason: BaseException | None = None
-        running = True
-        if start is not None:
+        # Shielded throughout: cancelling the runtime's nursery never tears an actor down
+        # half-way; the runtime (or a supervisor) stops actors in order, through stop().
+        with trio.CancelScope(shield=True):
+            self._task = trio.lowlevel.current_task()
+            start, self._start = self._start, None
+            reason: BaseException | None = None
+            running = True
+            start_error: StartFailed | None = None
+            if start is not None:
+                # The instance was made by spawn, so that __init__ errors reach the spawner.
+                start_error = await self._first_boot(start)
+                if start_error is not None:
+                    reason = start_error.__cause__
+                    running = False
+            if running:
+                self.status = "running"
+            while running:
+                # stop() cancels this scope if the current handler outlasts the shutdown time.
+                with trio.CancelScope() as self._scope:
+                    reason = await self._loop()
+                running = await self._between_runs(reason)
+            await self._terminate(reason)
+            if start is not None and start_error is not None:
+                # Only now: the spawner learns of the failure once what started is stopped.
+                start.fail(start_error)
+
+    async def _first_boot(self, start: AskRequest) -> StartFailed | None:
+        """Boot the instance spawn made; return the error for the spawner if it failed."""
+        failure: BaseException | None = None
+        # Like the loop: only stop() can cut off a hanging on_start.
+        with trio.CancelScope() as self._scope:
             try:
                 await self.instance._ak_boot()  # type: ignore[union-attr]
             except Exception as exc:
-                error = StartFailed(self.label, exc)
-                error.__cause__ = exc
-                start.fail(error)
-                self.instance = None
-                self.exit_reason = reason = exc
-                running = False
-            else:
-                start.resolve(None)
-        if running:
-            self.status = "running"
-        while running:
-            # Shielded: only the runtime or a supervisor stops an actor, in order, via stop().
-            with trio.CancelScope(shield=True) as self._scope:
-                reason = await self._loop()
-            running = await self._between_runs(reason)
-        await self._terminate(reason)
+                failure = exc
+        if failure is None and self._scope.cancelled_caught:
+            failure = ActorStopped(self.label)
+        if failure is None:
+            start.resolve(None)
+            return None
+        logger.error("actor_start_failed", **self.log_context(), exc_info=failure)
+        error = StartFailed(self.label, failure)
+        error.__cause__ = failure
+        self.instance = None
+        self.exit_reason = failure
+        return error
 
     async def _between_runs(self, reason: BaseException | None) -> bool:
         """The loop has returned: decide whether the actor runs again."""
@@ -341,7 +368,7 @@ class Cell:
             return False
         if interrupt == _PAUSE:
             await self._stop_instance(None)
-            return await self._await_command()
+            return await self._await_command(failed=False)
         if interrupt == _SELF_STOP and self.supervision is not None:
             return await self._recover(None, None)
         return False
@@ -400,7 +427,11 @@ class Cell:
     def _fail_message(self, exc: Exception, item: Any) -> None:
         """The message a handler raised on: its ask fails, and it becomes a dead letter."""
         if isinstance(item, SystemMessage):
-            return
+            # A control message is no one's; what a timer delivered is (a batch's messages
+            # were failed by flush_batch).
+            if not hasattr(item, "message"):
+                return
+            item = item.message
         if type(item) is AskRequest:
             crashed = ActorCrashed(self.label, type(exc).__qualname__, str(exc))
             crashed.__cause__ = exc
@@ -441,11 +472,13 @@ class Cell:
                 self._escalate = action is Action.ESCALATE
                 return False
             await self._stop_instance(exc)
+            if self._interrupt == _STOP:
+                return False  # stopped while the old instance's on_stop ran: no new one
             if action is Action.CIRCUIT_OPEN:
                 if not await self._circuit_open(delay):
                     return False
             elif action is Action.COORDINATE:
-                return await self._await_command(exc)
+                return await self._await_command(failed=True, exc=exc)
             elif delay > 0:
                 self.status = "backing-off"
                 if not await self._sleep(delay):
@@ -489,16 +522,20 @@ class Cell:
 
     # -- coordinated restarts (one-for-all, rest-for-one) ----------------------------------
 
-    async def _await_command(self, exc: BaseException | None = None) -> bool:
-        """Wait, instance stopped, until the supervisor restarts us (True) or stops us."""
+    async def _await_command(self, *, failed: bool, exc: BaseException | None = None) -> bool:
+        """Wait, instance stopped, until the supervisor restarts us (True) or stops us.
+
+        ``failed``: we failed (or stopped by ourselves) and the supervisor must be told; else
+        the supervisor paused us and knows."""
         self.status = "restarting"
         self._command = None
         self._command_ready = trio.Event()
         if self._paused is not None:
             self._paused.set()
-        if exc is not None:
+        if failed:
             self.supervision.on_coordinated_failure(self, exc)  # type: ignore[union-attr]
-        await self._command_ready.wait()
+        if self._interrupt != _STOP:  # a stop may have come while on_stop ran
+            await self._command_ready.wait()
         self._command_ready = None
         while self._command == "restart":
             self._command = None
@@ -554,7 +591,7 @@ class Cell:
             buffer.cancel_timer()
             buffer.generation += 1
             # Handled next, before anything else queued.
-            self.mailbox.items.appendleft(FlushBatch(handler, buffer.generation))
+            self.enqueue_control(FlushBatch(handler, buffer.generation), first=True)
         elif len(buffer.items) == 1:
             buffer.timer = self.start_timer(
                 buffer.batch.max_wait, FlushBatch(handler, buffer.generation)
@@ -564,8 +601,7 @@ class Cell:
         """Hand the batch that ``flush`` names to its handler; answer each ask in it."""
         buffer = self.batches.get(flush.handler) if self.batches else None
         if buffer is None or not buffer.items or flush.generation != buffer.generation:
-            self.processed -= 1  # a stale flush: nothing was handled
-            return
+            return  # a stale flush: the batch went out already
         items, buffer.items = buffer.items, []
         buffer.cancel_timer()
         buffer.generation += 1
@@ -581,8 +617,7 @@ class Cell:
         for item, result in zip(items, results, strict=True):
             if type(item) is AskRequest:
                 item.resolve(result)
-        # The loop counts the flush itself as one processed message.
-        self.processed += len(items) - 1
+        self.processed += len(items)
 
     def retry_postponed(self) -> None:
         """Put postponed messages back at the head of the mailbox, in their order."""
@@ -624,10 +659,23 @@ class Cell:
         return scope
 
     async def _timer(self, scope: trio.CancelScope, seconds: float, message: Any) -> None:
-        with scope:
-            await trio.sleep(seconds)
+        try:
+            with scope:
+                await trio.sleep(seconds)
+                self.enqueue_control(message)
+        finally:
             if self._timers is not None:
                 self._timers.discard(scope)
+
+    def enqueue_control(self, message: SystemMessage, *, first: bool = False) -> None:
+        """Queue a runtime control message (first: ahead of everything queued)."""
+        if not self.mailbox.is_open:
+            return
+        self.control_items += 1
+        if first:
+            self.mailbox.items.appendleft(message)
+            self.mailbox.wake()
+        else:
             self.mailbox.put_system(message)
 
     def _cancel_timers(self) -> None:
@@ -640,6 +688,9 @@ class Cell:
 
     def _drop(self, item: Any, reason: str) -> None:
         """Turn a message this actor will never handle into a dead letter (and fail its ask)."""
+        if isinstance(item, SystemMessage):
+            self.control_items -= 1
+            return
         if type(item) is AskRequest:
             message = item.message
             if reason == "unhandled":
@@ -673,6 +724,8 @@ class Cell:
         if not self.alive:
             return
         self.request_stop()
+        if trio.lowlevel.current_task() is self._task:
+            return  # the actor stops itself: it ends once the current handler returns
         if self._ended is None:
             self._ended = trio.Event()
         ended = self._ended

@@ -145,7 +145,8 @@ class CircuitBreaker:
         self.name = name
         self._state = CircuitState.CLOSED
         self._trial_running = False
-        self._scopes: dict[trio.lowlevel.Task, tuple[trio.CancelScope, bool]] = {}
+        # Per task, the calls under way through this breaker, innermost last (they may nest).
+        self._calls: dict[trio.lowlevel.Task, list[tuple[trio.CancelScope, bool]]] = {}
 
     def __repr__(self) -> str:
         return f"<CircuitBreaker {self.name} {self.state.value}>"
@@ -180,11 +181,15 @@ class CircuitBreaker:
         deadline = now + self.call_timeout if self.call_timeout is not None else float("inf")
         scope = trio.CancelScope(deadline=deadline)
         scope.__enter__()
-        self._scopes[trio.lowlevel.current_task()] = (scope, trial)
+        self._calls.setdefault(trio.lowlevel.current_task(), []).append((scope, trial))
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        scope, trial = self._scopes.pop(trio.lowlevel.current_task())
+        task = trio.lowlevel.current_task()
+        calls = self._calls[task]
+        scope, trial = calls.pop()
+        if not calls:
+            del self._calls[task]
         swallowed = scope.__exit__(exc_type, exc, tb)
         if trial:
             self._trial_running = False

@@ -257,7 +257,7 @@ class Runtime:
         queued = 0
         for cell in self._cells:
             processed += cell.processed
-            queued += len(cell.mailbox) + cell.deferred_count
+            queued += len(cell.mailbox) - cell.control_items + cell.deferred_count
         return RuntimeStats(
             actors_live=len(self._cells),
             actors_started=self._started,

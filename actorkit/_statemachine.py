@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import attrs
 import trio
 
-from ._actor import Actor, on
+from ._actor import Actor, control_handler, on
 from ._errors import InvalidTransition
 from ._handlers import Deferred, Handler, HandlerSpec, SystemMessage
 from ._logging import logger, short_repr
@@ -47,7 +47,7 @@ class _TimerFired(SystemMessage):
     __slots__ = ("message", "token")
 
     def __init__(self, token: _Timer, message: Any) -> None:
-        self.token = token
+        self.token = token  # the instance's own _Timer: a restarted instance has none of them
         self.message = message
 
 
@@ -105,7 +105,7 @@ class StateMachine(Actor):
         _check_declaration(cls, states)
         by_state: dict[Any, dict[type, Handler]] = {None: {}}
         for spec, handler in declared:
-            if spec.state is not None and spec.state not in states:
+            if spec.state is not None and not isinstance(spec.state, states):
                 raise TypeError(
                     f"{cls.__qualname__}: @ak.on({spec.message_type.__qualname__}, "
                     f"state={spec.state!r}) names a state that is not in {states.__qualname__}"
@@ -237,15 +237,19 @@ class StateMachine(Actor):
             _cancel(self._ak_timers.pop(name, None))
 
     def _schedule(self, seconds: float, message: Any, name: str | None = None) -> _Timer:
-        timer = _Timer(name)
+        timer = _Timer(name, self)
         timer.scope = self.ctx._cell.start_timer(seconds, _TimerFired(timer, message))
         return timer
 
     @on(_TimerFired)
+    @control_handler
     async def _ak_timer_fired(self, fired: _TimerFired) -> None:
+        cell = self.ctx._cell
         timer = fired.token
-        if not timer.live:
-            return  # cancelled after it went off: gen_statem never delivers those
+        if not timer.live or timer.owner is not self:
+            # Cancelled after it went off, or set by a crashed predecessor: gen_statem never
+            # delivers those.
+            return
         timer.live = False
         if timer is self._ak_event_timer:
             self._ak_event_timer = None
@@ -256,13 +260,15 @@ class StateMachine(Actor):
         message = fired.message
         handler = self._ak_dispatch.get(type(message)) or self._ak_resolve(type(message))
         if handler is None:
-            self.ctx._cell._drop(message, "unhandled")
+            cell._drop(message, "unhandled")
             return
         try:
             await handler(self, message)
         except Deferred:
             # A postponed timeout waits like any other postponed message.
-            self.ctx._cell._defer(Deferred(), message)
+            cell._defer(Deferred(), message)
+        else:
+            cell.processed += 1
 
     # -- drawing ------------------------------------------------------------------------------
 
@@ -278,7 +284,9 @@ class StateMachine(Actor):
         ]
         anywhere = _public_types(cls._ak_state_handlers[None])
         for state in cls.states:
-            handled = _public_types(cls._ak_state_handlers.get(state, {})) + anywhere
+            handled = list(
+                dict.fromkeys(_public_types(cls._ak_state_handlers.get(state, {})) + anywhere)
+            )
             if handled:
                 lines.append(f"    {state.name} : {', '.join(handled)}")
         return "\n".join(lines) + "\n"
@@ -287,10 +295,11 @@ class StateMachine(Actor):
 class _Timer:
     """One timer of a machine; ``live`` until it is delivered or cancelled."""
 
-    __slots__ = ("live", "name", "scope")
+    __slots__ = ("live", "name", "owner", "scope")
 
-    def __init__(self, name: str | None) -> None:
+    def __init__(self, name: str | None, owner: StateMachine) -> None:
         self.name = name
+        self.owner = owner
         self.live = True
         self.scope: trio.CancelScope | None = None
 
@@ -332,21 +341,21 @@ def _check_declaration(cls: type[StateMachine], states: Any) -> None:
     if not (isinstance(states, type) and issubclass(states, enum.Enum)):
         raise TypeError(f"{name}.states must be an enum.Enum class, not {states!r}")
     initial: Any = getattr(cls, "initial", None)
-    if initial not in states:
+    if not isinstance(initial, states):
         raise TypeError(f"{name}.initial must be one of {states.__qualname__}, not {initial!r}")
     for source, targets in cls.transitions.items():
-        if source not in states:
+        if not isinstance(source, states):
             raise TypeError(
                 f"{name}.transitions has a state not in {states.__qualname__}: {source!r}"
             )
         for target in targets:
-            if target not in states:
+            if not isinstance(target, states):
                 raise TypeError(
                     f"{name}.transitions[{source}] names a state not in "
                     f"{states.__qualname__}: {target!r}"
                 )
     for state, seconds in cls.state_timeouts.items():
-        if state not in states or not seconds > 0:
+        if not isinstance(state, states) or not seconds > 0:
             raise TypeError(
                 f"{name}.state_timeouts maps states to seconds > 0; got {state!r}: {seconds!r}"
             )

@@ -205,14 +205,15 @@ class Supervisor:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"a supervisor needs a non-empty str name, not {self.name!r}")
-        names = [child.name for child in self.children if child.name is not None]
-        duplicates = {name for name in names if names.count(name) > 1}
-        if duplicates:
-            raise ValueError(
-                f"supervisor {self.name!r} has children with the same name: {sorted(duplicates)}"
-            )
         for child in self.children:
             if not isinstance(child, Child | Supervisor):
                 raise TypeError(
-                    f"a supervisor's children are ak.Child or ak.Supervisor, not {child!r}"
+                    f"supervisor {self.name!r}: children are ak.Child or ak.Supervisor, not "
+                    f"{child!r}; wrap an actor class as ak.Child(MyActor, name=...)"
                 )
+        names = [child.name for child in self.children if child.name is not None]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(
+                f"supervisor {self.name!r} has children with the same name: {duplicates}"
+            )

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from ._actor import Actor, on
+from ._actor import Actor, control_handler, on
 from ._cell import Action, Cell, Supervision
 from ._circuit import Circuit, CircuitState
-from ._errors import ActorkitError, ActorNotFound, SupervisorGaveUp, TooManyChildren
+from ._errors import ActorkitError, ActorNotFound, ActorStopped, SupervisorGaveUp, TooManyChildren
+from ._handlers import SystemMessage
 from ._logging import logger
 from ._ref import ActorRef
 from ._strategies import (
@@ -48,17 +49,23 @@ class _StopChild:
     name: str
 
 
-@attrs.frozen(eq=False)
-class _ChildFailed:
+class _ChildFailed(SystemMessage):
     """A child of a one-for-all / rest-for-one supervisor waits to be restarted with siblings."""
 
-    record: _ChildRecord
+    __slots__ = ("record",)
+
+    def __init__(self, record: _ChildRecord) -> None:
+        self.record = record
 
 
-@attrs.frozen(eq=False)
-class _ChildEscalated:
-    record: _ChildRecord
-    cause: BaseException
+class _ChildEscalated(SystemMessage):
+    """A child ended and its supervisor must fail (intensity exceeded, or escalation)."""
+
+    __slots__ = ("cause", "record")
+
+    def __init__(self, record: _ChildRecord, cause: BaseException) -> None:
+        self.record = record
+        self.cause = cause
 
 
 class SupervisorRef(ActorRef):
@@ -129,14 +136,16 @@ class _ChildRecord:
         ):
             logger.info("circuit_closed", **cell.log_context(), path=cell.path)
 
-    def on_coordinated_failure(self, cell: Cell, exc: BaseException) -> None:
-        self.owner.ctx.self._cell.mailbox.put_system(_ChildFailed(self))
+    def on_coordinated_failure(self, cell: Cell, exc: BaseException | None) -> None:
+        self.owner.ctx._cell.enqueue_control(_ChildFailed(self))
 
     def on_ended(self, cell: Cell, reason: BaseException | None, escalate: bool) -> None:
         if self in self.owner.records:
             self.owner.records.remove(self)
-        if escalate and reason is not None:
-            self.owner.ctx.self._cell.mailbox.put_system(_ChildEscalated(self, reason))
+        if escalate:
+            # A PERMANENT child that keeps stopping normally escalates too, with no exception.
+            cause = reason if reason is not None else ActorStopped(cell.path)
+            self.owner.ctx._cell.enqueue_control(_ChildEscalated(self, cause))
 
 
 class RootSupervision:
@@ -154,7 +163,7 @@ class RootSupervision:
     def on_probation_passed(self, cell: Cell) -> None:
         pass
 
-    def on_coordinated_failure(self, cell: Cell, exc: BaseException) -> None:
+    def on_coordinated_failure(self, cell: Cell, exc: BaseException | None) -> None:
         pass
 
     def on_ended(self, cell: Cell, reason: BaseException | None, escalate: bool) -> None:
@@ -282,6 +291,7 @@ class SupervisorActor(Actor):
     # -- messages from children and from SupervisorRef ---------------------------------------
 
     @on(_ChildFailed)
+    @control_handler
     async def _restart_together(self, msg: _ChildFailed) -> None:
         failed = msg.record
         if failed not in self.records:
@@ -298,22 +308,25 @@ class SupervisorActor(Actor):
                 await record.cell.resume()
 
     @on(_ChildEscalated)
+    @control_handler
     async def _give_up(self, msg: _ChildEscalated) -> None:
         cell = msg.record.cell
+        supervisor, why = self.ctx.name, msg.record.why
         path = cell.path if cell is not None else "?"
         cause = msg.cause
-        # Keep the original failure as the cause, however deep in the tree it happened.
-        while isinstance(cause, SupervisorGaveUp) and cause.__cause__ is not None:
-            path = cause.path
-            cause = cause.__cause__
         logger.error(
             "supervisor_escalated",
-            supervisor=self.ctx.name,
-            why=msg.record.why,
+            supervisor=supervisor,
+            why=why,
             child=path,
             error=f"{type(cause).__name__}: {cause}",
         )
-        raise SupervisorGaveUp(self.ctx.name, msg.record.why, path, cause) from cause
+        # Report the supervisor that gave up first and the original failure as the cause,
+        # however deep in the tree they were.
+        while isinstance(cause, SupervisorGaveUp) and cause.__cause__ is not None:
+            supervisor, why, path = cause.supervisor, cause.why, cause.path
+            cause = cause.__cause__
+        raise SupervisorGaveUp(supervisor, why, path, cause) from cause
 
     @on(_StartChild)
     async def _on_start_child(self, msg: _StartChild) -> ActorRef | BaseException:

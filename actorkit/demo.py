@@ -6,7 +6,9 @@ it exits with status 0 only if everything it demonstrates behaved.
 
 from __future__ import annotations
 
+import enum
 import sys
+from typing import ClassVar
 
 import attrs
 import structlog
@@ -18,6 +20,7 @@ from ._errors import ActorCrashed, CircuitOpen
 from ._logging import configure_logging
 from ._messages import Terminated
 from ._ref import ActorRef
+from ._statemachine import StateMachine, StateTimeout
 from ._strategies import Child, CircuitBreak, OneForOne, Supervisor
 
 __all__ = ["main", "run_demo"]
@@ -173,9 +176,81 @@ async def show_supervision(rt: _runtime.Runtime) -> None:
     _show_tree(rt)
 
 
+class OrderPhase(enum.Enum):
+    NEW = "new"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+@attrs.frozen
+class Pay:
+    cents: int
+
+
+@attrs.frozen
+class Ship:
+    pass
+
+
+@attrs.frozen
+class Where:
+    pass
+
+
+class Order(StateMachine):
+    """An order as an explicit state machine: paid orders not shipped in time are cancelled."""
+
+    states = OrderPhase
+    initial = OrderPhase.NEW
+    transitions: ClassVar[dict[OrderPhase, set[OrderPhase]]] = {
+        OrderPhase.NEW: {OrderPhase.PAID, OrderPhase.CANCELLED},
+        OrderPhase.PAID: {OrderPhase.SHIPPED, OrderPhase.CANCELLED},
+    }
+    state_timeouts: ClassVar[dict[OrderPhase, float]] = {OrderPhase.PAID: 0.2}
+
+    @_actor.on(Pay, state=OrderPhase.NEW)
+    async def pay(self, msg: Pay) -> None:
+        await self.transition(OrderPhase.PAID)
+
+    @_actor.on(Ship, state=OrderPhase.PAID)
+    async def ship(self, msg: Ship) -> None:
+        await self.transition(OrderPhase.SHIPPED)
+
+    @_actor.on(StateTimeout, state=OrderPhase.PAID)
+    async def too_late(self, msg: StateTimeout) -> None:
+        await self.transition(OrderPhase.CANCELLED)
+
+    @_actor.on(Where)
+    async def where(self, msg: Where) -> str:
+        return str(self.state.name)
+
+
+async def show_state_machine(rt: _runtime.Runtime) -> None:
+    """Two orders: one shipped in time, one cancelled by its state timeout."""
+    log.info("demo_part", part="state machines", shows="checked transitions and a state timeout")
+    _say(Order.diagram())
+    shipped = await rt.spawn(Order, name="order-1")
+    late = await rt.spawn(Order, name="order-2")
+    for order in (shipped, late):
+        await order.send(Pay(1250))
+    await shipped.send(Ship())
+    await trio.sleep(0.3)  # longer than PAID's state timeout
+    await late.send(Ship())  # too late: CANCELLED has no handler for Ship, a dead letter
+    states = (await shipped.ask(Where(), timeout=1.0), await late.ask(Where(), timeout=1.0))
+    log.info("demo_orders", order_1=states[0], order_2=states[1])
+    if states != ("SHIPPED", "CANCELLED"):
+        raise AssertionError(f"expected one shipped and one cancelled order, got {states}")
+    _show_tree(rt)
+
+
 def _show_tree(rt: _runtime.Runtime) -> None:
-    # The tree is the demo's output, not an event: written as a person reads it.
-    sys.stdout.write(f"\n{rt.tree()}\n\n")
+    _say(f"{rt.tree()}\n")
+
+
+def _say(text: str) -> None:
+    # The demo's own output (a tree, a diagram), not an event: written as a person reads it.
+    sys.stdout.write(f"\n{text}\n")
     sys.stdout.flush()
 
 
@@ -184,6 +259,7 @@ async def run_demo() -> None:
     async with _runtime.open_runtime() as rt:
         await show_core(rt)
         await show_supervision(rt)
+        await show_state_machine(rt)
     log.info("demo_finished")
 
 
