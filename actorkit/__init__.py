@@ -28,7 +28,9 @@ from ._handlers import Batch as Batch
 from ._logging import configure_logging as configure_logging
 from ._mailbox import Mailbox as Mailbox
 from ._mailbox import Overflow as Overflow
+from ._messages import EVENTS as EVENTS
 from ._messages import DeadLetter as DeadLetter
+from ._messages import RuntimeEvent as RuntimeEvent
 from ._messages import Terminated as Terminated
 from ._messages import register_immutable as register_immutable
 from ._ref import ActorRef as ActorRef

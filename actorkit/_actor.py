@@ -177,7 +177,9 @@ class Actor:
         """Runs before the first message; ``spawn`` returns after it. Raise to refuse to start."""
 
     async def on_stop(self, reason: BaseException | None) -> None:
-        """Runs when the actor ends, always (also under cancellation), within a deadline.
+        """Runs when a started instance ends: always (also under cancellation), within the
+        actor's shutdown deadline, and before a supervisor replaces the instance.
 
-        ``reason`` is ``None`` for a normal stop, else the exception that ended the actor.
+        ``reason`` is ``None`` for a normal stop, else the exception that ended the instance.
+        It does not run if ``__init__`` or ``on_start`` raised.
         """

@@ -449,9 +449,10 @@ class Cell:
             action, delay = self.supervision.on_failure(self, exc)
         if exc is not None:
             self.runtime._crashes += 1
-            logger.error(
+            self.runtime._event(
+                "error",
                 "actor_crashed",
-                **self.log_context(),
+                self,
                 path=self.path,
                 error_type=type(exc).__qualname__,
                 error=str(exc),
@@ -492,7 +493,7 @@ class Cell:
 
     def _restarted(self) -> None:
         self.restarts += 1
-        logger.info("actor_restarted", **self.log_context(), path=self.path, restarts=self.restarts)
+        self.runtime._event("info", "actor_restarted", self, path=self.path, restarts=self.restarts)
         if self.supervision is not None:
             self.supervision.on_restarted(self)
 
@@ -502,14 +503,14 @@ class Cell:
         self.retry_at = now + delay
         self.status = "circuit-open"
         self.mailbox.close("circuit_open")
-        logger.warning(
-            "circuit_opened", **self.log_context(), path=self.path, retry_in=round(delay, 6)
+        self.runtime._event(
+            "warning", "circuit_opened", self, path=self.path, retry_in=round(delay, 6)
         )
         if not await self._sleep(delay):
             return False
         self.mailbox.reopen()
         self._probation = True
-        logger.info("circuit_half_open", **self.log_context(), path=self.path)
+        self.runtime._event("info", "circuit_half_open", self, path=self.path)
         return True
 
     async def _sleep(self, seconds: float) -> bool:
@@ -754,7 +755,7 @@ class Cell:
         self.mailbox.close()
         self._notify_watchers()
         self.runtime._cell_ended(self)
-        logger.debug("actor_stopped", **self.log_context(), reason=repr(reason))
+        self.runtime._event("debug", "actor_stopped", self, reason=repr(reason))
         if self.supervision is not None:
             self.supervision.on_ended(self, reason, self._escalate)
         if self._ended is not None:

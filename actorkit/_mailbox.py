@@ -43,6 +43,14 @@ def _positive_capacity(_instance: object, _attribute: object, value: int) -> Non
         raise ValueError(f"Mailbox capacity must be a positive int, not {value!r}")
 
 
+def _an_overflow(_instance: object, _attribute: object, value: Overflow) -> None:
+    if not isinstance(value, Overflow):
+        raise TypeError(
+            f"Mailbox overflow must be an ak.Overflow (such as ak.Overflow.DROP_OLDEST), "
+            f"not {value!r}"
+        )
+
+
 @attrs.frozen
 class Mailbox:
     """How an actor's mailbox is sized, and what happens when it is full.
@@ -52,9 +60,7 @@ class Mailbox:
     """
 
     capacity: int = attrs.field(default=1000, validator=_positive_capacity)
-    overflow: Overflow = attrs.field(
-        default=Overflow.BLOCK, validator=attrs.validators.instance_of(Overflow)
-    )
+    overflow: Overflow = attrs.field(default=Overflow.BLOCK, validator=_an_overflow)
 
 
 #: ``on_drop(item, reason)`` turns a message the queue could not keep into a dead letter.

@@ -13,6 +13,7 @@ import enum
 import fractions
 import pathlib
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -20,7 +21,18 @@ import attrs
 if TYPE_CHECKING:
     from ._ref import ActorRef
 
-__all__ = ["DeadLetter", "Terminated", "check_immutable", "register_immutable"]
+__all__ = [
+    "EVENTS",
+    "DeadLetter",
+    "RuntimeEvent",
+    "Terminated",
+    "check_immutable",
+    "register_immutable",
+]
+
+#: The topic on which a runtime publishes its events (crashes, restarts, dead letters, state
+#: changes, circuits) as :class:`RuntimeEvent` messages: ``rt.subscribe(ak.EVENTS, ref)``.
+EVENTS = "actorkit.events"
 
 #: Types whose instances are immutable whatever they contain. Grows as types are checked.
 _IMMUTABLE_TYPES: set[type] = {
@@ -100,3 +112,22 @@ class DeadLetter:
     message: Any
     recipient: str
     reason: str
+
+
+@attrs.frozen
+class RuntimeEvent:
+    """One of the runtime's structured events, as a message for subscribers of ``ak.EVENTS``.
+
+    ``event`` is the event's name (``actor_crashed``, ``dead_letter``, ``state_changed``, …)
+    and ``fields`` its key/value context, as logged (tracebacks left out).
+    """
+
+    event: str
+    fields: Mapping[str, Any] = attrs.field(eq=False)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default``."""
+        return self.fields.get(key, default)

@@ -127,6 +127,9 @@ class ActorRef:
             ActorCrashed: the handler raised; its exception is the ``__cause__``.
             UnhandledMessage: the actor has no handler for the message's type.
             ActorStopped: the actor stopped before answering.
+            MailboxFull: the mailbox is full and its policy is FAIL or DROP_NEWEST, or a
+                DROP_OLDEST mailbox pushed this ask out.
+            CircuitOpen: the actor is supervised by CircuitBreak and its circuit is open.
         """
         if type(message) not in _IMMUTABLE_TYPES:
             check_immutable(message)

@@ -21,7 +21,7 @@ from ._deadlines import Deadlines
 from ._errors import ActorNotFound, NameTaken, RuntimeClosed, StartFailed, SupervisorGaveUp
 from ._logging import logger, short_repr
 from ._mailbox import Mailbox
-from ._messages import DeadLetter, check_immutable
+from ._messages import EVENTS, DeadLetter, RuntimeEvent, check_immutable
 from ._ref import ActorRef
 from ._strategies import Supervisor
 from ._supervisor import RootSupervision, SupervisorRef, spawn_child
@@ -37,8 +37,10 @@ _checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
 class RuntimeStats:
     """Counters of a runtime at one moment.
 
-    Conservation holds at every moment: every message sent was processed, is still queued, or
-    is a dead letter (``messages_processed + messages_queued + dead_letters``).
+    Conservation holds whenever no handler is running: every message delivered was processed,
+    is still queued (postponed and batched messages included), or is a dead letter
+    (``messages_processed + messages_queued + dead_letters``). Messages the runtime delivers
+    (``Terminated``, timeouts, timers) count like sent ones.
     """
 
     actors_live: int
@@ -133,7 +135,7 @@ class Runtime:
         else:
             with trio.CancelScope(shield=True):
                 await start.wait()
-        logger.debug("actor_started", **cell.log_context())
+        self._event("debug", "actor_started", cell)
         return cell.ref
 
     async def start(self, tree: Supervisor) -> SupervisorRef:
@@ -242,14 +244,37 @@ class Runtime:
         """Count a dead letter and log it (with its recipient's keys, when it had one)."""
         self._dead_letters += 1
         if log:
-            logger.info(
+            self._event(
+                "info",
                 "dead_letter",
-                **(cell.log_context() if cell is not None else {}),
+                cell,
+                # An undelivered event is logged but not published again: no feedback loop.
+                publish=not isinstance(letter.message, RuntimeEvent),
                 recipient=letter.recipient,
                 reason=letter.reason,
                 message=short_repr(letter.message),
                 message_type=type(letter.message).__qualname__,
             )
+
+    def _event(
+        self,
+        level: str,
+        event: str,
+        cell: Cell | None = None,
+        *,
+        publish: bool = True,
+        **fields: Any,
+    ) -> None:
+        """Log a structured event and publish it to subscribers of ``ak.EVENTS``."""
+        if cell is not None:
+            fields = {**cell.log_context(), **fields}
+        getattr(logger, level)(event, **fields)
+        subscribers = self._topics.get(EVENTS) if publish else None
+        if subscribers:
+            fields.pop("exc_info", None)
+            published = RuntimeEvent(event, fields)
+            for subscriber in list(subscribers):
+                subscriber.mailbox.put_system(published)
 
     def stats(self) -> RuntimeStats:
         """Counts of actors and messages, right now."""

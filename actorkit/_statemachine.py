@@ -20,7 +20,7 @@ import trio
 from ._actor import Actor, control_handler, on
 from ._errors import InvalidTransition
 from ._handlers import Deferred, Handler, HandlerSpec, SystemMessage
-from ._logging import logger, short_repr
+from ._logging import short_repr
 
 __all__ = ["EventTimeout", "StateMachine", "StateTimeout", "UnreachableStateWarning"]
 
@@ -185,9 +185,10 @@ class StateMachine(Actor):
         await self.on_exit(source)
         self._ak_state = target
         self._ak_dispatch = type(self)._ak_state_dispatch[target]  # type: ignore[misc]
-        logger.info(
+        self.ctx.runtime._event(
+            "info",
             "state_changed",
-            **self.ctx._cell.log_context(),
+            self.ctx._cell,
             from_state=source.name,
             to_state=target.name,
             message=short_repr(self._ak_current),

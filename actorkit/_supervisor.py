@@ -20,7 +20,6 @@ from ._cell import Action, Cell, Supervision
 from ._circuit import Circuit, CircuitState
 from ._errors import ActorkitError, ActorNotFound, ActorStopped, SupervisorGaveUp, TooManyChildren
 from ._handlers import SystemMessage
-from ._logging import logger
 from ._ref import ActorRef
 from ._strategies import (
     Child,
@@ -134,7 +133,7 @@ class _ChildRecord:
             circuit is not None
             and circuit.record_success(trio.current_time()) is CircuitState.CLOSED
         ):
-            logger.info("circuit_closed", **cell.log_context(), path=cell.path)
+            cell.runtime._event("info", "circuit_closed", cell, path=cell.path)
 
     def on_coordinated_failure(self, cell: Cell, exc: BaseException | None) -> None:
         self.owner.ctx._cell.enqueue_control(_ChildFailed(self))
@@ -314,7 +313,8 @@ class SupervisorActor(Actor):
         supervisor, why = self.ctx.name, msg.record.why
         path = cell.path if cell is not None else "?"
         cause = msg.cause
-        logger.error(
+        self.ctx.runtime._event(
+            "error",
             "supervisor_escalated",
             supervisor=supervisor,
             why=why,
