@@ -309,24 +309,31 @@ async def open_runtime() -> AsyncIterator[Runtime]:
     """Open an actor runtime for the duration of the ``async with`` block.
 
     Leaving the block (normally, by an exception, or by cancellation) stops every actor in
-    reverse spawn order, runs each ``on_stop``, and leaves no task behind.
+    reverse spawn order, runs each ``on_stop``, and leaves no task behind. An exception
+    raised in the block comes out as itself, not wrapped in an exception group: actors never
+    raise into the runtime, so the block's exception is the only one there can be.
 
     Example::
 
         async with ak.open_runtime() as rt:
             acct = await rt.spawn(Account, 10, name="acct")
     """
-    async with trio.open_nursery() as nursery:
-        runtime = Runtime(nursery)
-        nursery.start_soon(runtime._deadlines.run, name="actorkit:deadlines")
-        logger.debug("runtime_started")
-        try:
-            yield runtime
-        finally:
-            await runtime._shutdown()
-            runtime._deadlines.close()
-            nursery.cancel_scope.cancel()  # nothing is left but timers of ended actors
-            logger.debug("runtime_stopped", **attrs.asdict(runtime.stats()))
+    try:
+        async with trio.open_nursery() as nursery:
+            runtime = Runtime(nursery)
+            nursery.start_soon(runtime._deadlines.run, name="actorkit:deadlines")
+            logger.debug("runtime_started")
+            try:
+                yield runtime
+            finally:
+                await runtime._shutdown()
+                runtime._deadlines.close()
+                nursery.cancel_scope.cancel()  # nothing is left but timers of ended actors
+                logger.debug("runtime_stopped", **attrs.asdict(runtime.stats()))
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
     if runtime._gave_up is not None:
         raise _gave_up_error(runtime._gave_up)
 

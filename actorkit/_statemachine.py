@@ -119,6 +119,14 @@ class StateMachine(Actor):
         cls._ak_allowed = {state: frozenset(cls.transitions.get(state, ())) for state in states}
 
     @classmethod
+    def handled_types(cls) -> tuple[type, ...]:
+        """The message types this machine handles in some state."""
+        seen: dict[type, None] = {}
+        for handlers in cls._ak_state_handlers.values():
+            seen.update(dict.fromkeys(t for t in handlers if not issubclass(t, SystemMessage)))
+        return tuple(seen)
+
+    @classmethod
     def resolve_in_state(cls, message_type: type, state: Any) -> Handler | None:
         """The handler for ``message_type`` in ``state``: the most specific message class wins,
         and for the same class a handler for this state wins over one for every state."""
