@@ -123,12 +123,16 @@ class Context:
         return await self._cell.runtime._spawn(actor_class, args, kwargs, name, mailbox, self._cell)
 
     def watch(self, ref: ActorRef) -> None:
-        """Receive :class:`Terminated` when ``ref``'s actor ends (at once if it already has)."""
-        self._cell.watch(ref._cell)
+        """Receive :class:`Terminated` when ``ref``'s actor ends (at once if it already has).
+
+        ``ref`` may be a remote actor's: its Terminated comes over the link, or, if the link
+        is lost, with ``reason`` an ``ak.NodeDown``.
+        """
+        ref._ak_watch(self._cell)
 
     def unwatch(self, ref: ActorRef) -> None:
         """Stop watching ``ref``; a Terminated already queued is still delivered."""
-        self._cell.unwatch(ref._cell)
+        ref._ak_unwatch(self._cell)
 
     def stop(self) -> None:
         """Stop this actor once the current message has been handled.

@@ -151,6 +151,13 @@ class ActorRef:
             cell.runtime._deadlines.add(request, deadline, timeout, cell.label)
         return await request.wait()
 
+    def _ak_watch(self, watcher: Cell) -> None:
+        """Make ``watcher`` receive Terminated when this ref's actor ends."""
+        watcher.watch(self._cell)
+
+    def _ak_unwatch(self, watcher: Cell) -> None:
+        watcher.unwatch(self._cell)
+
     async def stop(self) -> None:
         """Stop the actor after its current message and wait until it has ended.
 

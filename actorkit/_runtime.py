@@ -67,6 +67,7 @@ class Runtime:
         self._crashes = 0
         self._deadlines = Deadlines()
         self._gave_up: BaseException | None = None
+        self._node: Any = None  # the peer-link node (actorkit.net), when the runtime has one
 
     # -- spawning --------------------------------------------------------------------------
 
@@ -160,6 +161,33 @@ class Runtime:
             self._gave_up = reason
             logger.error("runtime_gave_up", error=f"{type(reason).__name__}: {reason}")
             self._nursery.cancel_scope.cancel()
+
+    # -- peer links (actorkit.net; present when open_runtime(node=...) was given) -------------
+
+    @property
+    def node(self) -> Any:
+        """This runtime's node (``actorkit.net.Node``): its identity, links and exports."""
+        if self._node is None:
+            raise RuntimeError(
+                "this runtime has no node: open it with "
+                "ak.open_runtime(node=ak.net.NodeConfig(...)) to link it with others"
+            )
+        return self._node
+
+    @property
+    def codec(self) -> Any:
+        """The registry of message types that may cross links (``rt.codec.register(T)``)."""
+        return self.node.codec
+
+    def export(self, name: str, *, peers: Any = None) -> None:
+        """Let peers reach the actor named ``name`` (only the peers named in ``peers``, if
+        given: names from known_peers). Nothing is reachable from a peer unless exported."""
+        self.node.export(name, peers=peers)
+
+    async def connect(self, address: str) -> Any:
+        """Link to the node at ``address`` (``tcp://host:port#ed25519:KEY``); return its
+        ``actorkit.net.Peer`` handle, whose ``lookup(name)`` gives remote refs."""
+        return await self.node.connect(address)
 
     def tree(self) -> Tree:
         """An immutable snapshot of every live actor, as a tree; ``str()`` of it reads well."""
@@ -305,13 +333,17 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime() -> AsyncIterator[Runtime]:
+async def open_runtime(*, node: Any = None) -> AsyncIterator[Runtime]:
     """Open an actor runtime for the duration of the ``async with`` block.
 
     Leaving the block (normally, by an exception, or by cancellation) stops every actor in
     reverse spawn order, runs each ``on_stop``, and leaves no task behind. An exception
     raised in the block comes out as itself, not wrapped in an exception group: actors never
     raise into the runtime, so the block's exception is the only one there can be.
+
+    Args:
+        node: an ``actorkit.net.NodeConfig``: make this runtime a node that links with
+            other runtimes over authenticated, encrypted sockets.
 
     Example::
 
@@ -322,11 +354,17 @@ async def open_runtime() -> AsyncIterator[Runtime]:
         async with trio.open_nursery() as nursery:
             runtime = Runtime(nursery)
             nursery.start_soon(runtime._deadlines.run, name="actorkit:deadlines")
+            if node is not None:
+                # Duck-typed, so that the core never imports actorkit.net.
+                runtime._node = await node.start(runtime, nursery)
             logger.debug("runtime_started")
             try:
                 yield runtime
             finally:
                 await runtime._shutdown()
+                if runtime._node is not None:
+                    with trio.CancelScope(shield=True):
+                        await runtime._node.aclose()
                 runtime._deadlines.close()
                 nursery.cancel_scope.cancel()  # nothing is left but timers of ended actors
                 logger.debug("runtime_stopped", **attrs.asdict(runtime.stats()))

@@ -16,6 +16,9 @@ Example::
     await channel.send_frames([b"hello", b"world"])
 """
 
+from ._codec import Codec as Codec
+from ._codec import CodecError as CodecError
+from ._codec import CodecLimits as CodecLimits
 from ._errors import FramingError as FramingError
 from ._errors import HandshakeError as HandshakeError
 from ._errors import KeyFileError as KeyFileError
@@ -41,3 +44,14 @@ from ._identity import load_identity as load_identity
 from ._identity import parse_dial_address as parse_dial_address
 from ._identity import write_cluster_key as write_cluster_key
 from ._identity import write_identity as write_identity
+from ._link import LinkClosed as LinkClosed
+from ._node import Node as Node
+from ._node import NodeConfig as NodeConfig
+from ._remote import NodeDown as NodeDown
+from ._remote import PeerConnected as PeerConnected
+from ._remote import PeerDisconnected as PeerDisconnected
+from ._remote import PeerInfo as PeerInfo
+from ._remote import RemotePeer as RemotePeer
+from ._remote import RemoteRef as RemoteRef
+from ._remote import on_connect as on_connect
+from ._remote import on_disconnect as on_disconnect

@@ -239,11 +239,12 @@ class FramedChannel(trio.abc.AsyncResource):
 
         Rekeying is invisible: a ``REKEY`` frame is reported as ``MESSAGE``. After the ``FINAL``
         frame, the next call raises :class:`trio.EndOfChannel` once the peer's stream ends.
+        Cancelling a receive loses nothing: a frame is consumed only when it is returned.
 
         Raises:
             FramingError: a length out of bounds, a frame that fails authentication (tampered,
                 replayed, reordered, from another session, reflected), or data after ``FINAL``.
-                The channel is then dead, and every later call raises it again.
+                The channel is then dead, and every later call raises FramingError.
             LinkLost: the stream ended or broke without a ``FINAL`` frame (possibly truncated).
             trio.EndOfChannel: the peer closed cleanly and everything has been received.
             trio.BusyResourceError: another task is receiving.
@@ -252,34 +253,82 @@ class FramedChannel(trio.abc.AsyncResource):
             raise trio.BusyResourceError("another task is already receiving on this channel")
         if self._dead is not None:
             raise FramingError("the channel is dead after an earlier failure") from self._dead
+        await trio.lowlevel.checkpoint_if_cancelled()
         self._receiving = True
         try:
-            return await self._receive_frame()
+            frame = self._decode()
+            if frame is None:
+                frame = await self._receive_more()
+            else:
+                # A frame was already buffered: still let other tasks run, but cancelling now
+                # would drop a decrypted frame, so this schedule point is shielded.
+                await trio.lowlevel.cancel_shielded_checkpoint()
         except (FramingError, LinkLost) as exc:
             self._dead = exc
             logger.debug("link_frame_rejected", error=type(exc).__name__, reason=str(exc))
             raise
         finally:
             self._receiving = False
+        return frame
 
-    async def _receive_frame(self) -> tuple[bytes, FrameTag]:
+    async def _receive_more(self) -> tuple[bytes, FrameTag]:
+        # Reading is the only await, and a cancelled read consumes nothing.
+        while True:
+            try:
+                chunk = await self.stream.receive_some(_RECEIVE_CHUNK)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise LinkLost("the link broke (possibly truncated)") from exc
+            if not chunk:
+                if self._final_received:
+                    raise trio.EndOfChannel
+                if self._offset == len(self._buffer):
+                    raise LinkLost(
+                        "the peer's stream ended without a FINAL frame: the link is lost, "
+                        "possibly truncated"
+                    )
+                raise LinkLost("the peer's stream ended in the middle of a frame (truncated)")
+            if self._offset == len(self._buffer):
+                self._buffer.clear()
+                self._offset = 0
+            elif self._offset > _RECEIVE_CHUNK:
+                del self._buffer[: self._offset]
+                self._offset = 0
+            self._buffer += chunk
+            frame = self._decode()
+            if frame is not None:
+                return frame
+
+    def _decode(self) -> tuple[bytes, FrameTag] | None:
+        """Consume and decrypt the next frame if the buffer holds all of it, else None."""
+        buffer, offset = self._buffer, self._offset
+        available = len(buffer) - offset
         if self._final_received:
-            if self._offset < len(self._buffer) or await self._fill():
+            if available:
                 raise FramingError("the peer sent data after its FINAL frame")
-            raise trio.EndOfChannel
+            return None
         if self._rx_key is not None:
-            header = await self._read_exactly(HEADER_BYTES, "the secretstream header", True)
+            if available < HEADER_BYTES:
+                return None
             nacl.bindings.crypto_secretstream_xchacha20poly1305_init_pull(
-                self._pull_state, header, self._rx_key
+                self._pull_state, bytes(buffer[offset : offset + HEADER_BYTES]), self._rx_key
             )
             self._rx_key = None
-        length = await self._read_exactly(4, "a frame length", True)
+            offset += HEADER_BYTES
+            available -= HEADER_BYTES
+            self._offset = offset
+        if available < 4:
+            return None
+        length = bytes(buffer[offset : offset + 4])
         clen = int.from_bytes(length, "big")
+        # Checked before waiting for (or allocating) the frame's bytes.
         if not OVERHEAD <= clen <= self._max_frame + OVERHEAD:
             raise FramingError(
                 f"a frame claims {clen} bytes, outside {OVERHEAD}..{self._max_frame + OVERHEAD}"
             )
-        ciphertext = await self._read_exactly(clen, "a frame")
+        if available < 4 + clen:
+            return None
+        ciphertext = bytes(buffer[offset + 4 : offset + 4 + clen])
+        self._offset = offset + 4 + clen
         try:
             plaintext, tag = _pull(self._pull_state, ciphertext, length)
         except (nacl.exceptions.CryptoError, ValueError, TypeError, RuntimeError):
@@ -299,34 +348,6 @@ class FramedChannel(trio.abc.AsyncResource):
         if tag == FrameTag.PUSH:
             return plaintext, FrameTag.PUSH
         raise FramingError(f"a frame has the unknown tag {tag}")
-
-    async def _fill(self) -> int:
-        """Read what the stream has (up to a chunk) into the buffer; 0 at end of stream."""
-        try:
-            chunk = await self.stream.receive_some(_RECEIVE_CHUNK)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise LinkLost("the link broke (possibly truncated)") from exc
-        if self._offset == len(self._buffer):
-            self._buffer.clear()
-            self._offset = 0
-        elif self._offset > _RECEIVE_CHUNK:
-            del self._buffer[: self._offset]
-            self._offset = 0
-        self._buffer += chunk
-        return len(chunk)
-
-    async def _read_exactly(self, count: int, what: str, at_boundary: bool = False) -> bytes:
-        while len(self._buffer) - self._offset < count:
-            if not await self._fill():
-                if at_boundary and self._offset == len(self._buffer):
-                    raise LinkLost(
-                        "the peer's stream ended without a FINAL frame: the link is lost, "
-                        "possibly truncated"
-                    )
-                raise LinkLost(f"the peer's stream ended in the middle of {what} (truncated)")
-        start = self._offset
-        self._offset += count
-        return bytes(self._buffer[start : self._offset])
 
     async def aclose(self) -> None:
         """Close the underlying stream (without ``FINAL``: use :meth:`close_final` first)."""

@@ -76,11 +76,25 @@ class Probe:
         """What has arrived and has not been consumed by an ``expect`` yet."""
         return self._recorder.received[self._position :]
 
+    async def _settle(self, recorder: _Recorder) -> None:
+        """Let the recorder take what is already in the probe's mailbox: it has arrived.
+
+        Without this, whether a message delivered by the deadline (or before a zero timeout)
+        counts would depend on which of the two tasks Trio happens to run first.
+        """
+        cell = self.ref._cell
+        with trio.CancelScope(shield=True):
+            while len(cell.mailbox) and cell.instance is recorder:
+                await recorder.arrived.wait()
+
     async def _next(self, timeout: float, what: str) -> Any:
         recorder = self._recorder
         with trio.move_on_after(timeout):
             while self._position >= len(recorder.received):
                 await recorder.arrived.wait()
+        if self._position >= len(recorder.received):
+            await self._settle(recorder)
+        if self._position < len(recorder.received):
             message = recorder.received[self._position]
             self._position += 1
             return message
@@ -127,6 +141,7 @@ class Probe:
     async def expect_no_message(self, within: float = DEFAULT_TIMEOUT) -> None:
         """Wait ``within`` seconds; fail if any message arrives meanwhile."""
         await trio.sleep(within)
+        await self._settle(self._recorder)
         if self.pending:
             raise ProbeFailure(
                 f"expected no message within {within} s, but "

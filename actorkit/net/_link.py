@@ -1,0 +1,524 @@
+"""One authenticated, encrypted connection between two nodes, once the handshake is done.
+
+Frames carry a type byte and a body: HELLO first each way, then DATA (an envelope), PING and
+PONG for liveness, CLOSE (sent with FINAL) for a clean end. Outgoing frames are queued and a
+writer task sends everything queued in one write: coalescing is what makes a link fast.
+
+Flow control is a window of credit per target actor: a sender may have ``WINDOW`` messages
+to one actor in flight; the receiver gives credit back as it hands them to the mailbox. The
+reader never waits for a mailbox: a full one parks that actor's messages (at most a window)
+on a drain task, so one slow actor never stalls the link or other actors' traffic, and the
+remote sender feels the backpressure.
+"""
+
+from __future__ import annotations
+
+import collections
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+import trio
+
+from .._errors import (
+    ActorCrashed,
+    ActorNotFound,
+    ActorStopped,
+    CircuitOpen,
+    MailboxFull,
+    UnhandledMessage,
+)
+from .._messages import Terminated
+from .._ref import AskRequest
+from ._codec import CodecError
+from ._errors import FramingError, LinkError, LinkLost
+from ._framing import FramedChannel, FrameTag
+from ._remote import NodeDown, RemotePeer, RemoteRef
+
+if TYPE_CHECKING:
+    from .._cell import Cell
+    from ._node import Node
+
+__all__ = ["PROTOCOL_VERSION", "Link", "LinkClosed"]
+
+PROTOCOL_VERSION = 1
+MIN_PROTOCOL_VERSION = 1
+
+# Frame types (the first byte of every plaintext).
+HELLO, DATA, PING, PONG, CLOSE = 1, 2, 3, 4, 5
+# Envelope kinds (the first item of a DATA body).
+TELL, ASK, REPLY, FAIL, WATCH, UNWATCH, TERMINATED, CREDIT = range(8)
+
+#: Messages one sender may have in flight to one remote actor.
+WINDOW = 256
+#: Credit is returned in batches of this many messages.
+CREDIT_BATCH = 64
+_ENVELOPE_LIMITS = {
+    "max_str_len": 1024,
+    "max_array_len": 8,
+    "max_map_len": 16,
+    "max_ext_len": 0,
+}
+
+
+class LinkClosed(LinkError):
+    """The link was closed (cleanly, or after a protocol violation)."""
+
+
+#: What ends a link without being a bug of ours.
+_LINK_ENDINGS = (LinkError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _frame(kind: int, body: Any = None) -> bytes:
+    if body is None:
+        return bytes((kind,))
+    packed: bytes = msgpack.packb(body, use_bin_type=True)
+    return bytes((kind,)) + packed
+
+
+class _LinkWatcher:
+    """Stands in a local actor's watchers for a peer that watches it: the Terminated the cell
+    would put in a watcher's mailbox is sent over the link instead."""
+
+    def __init__(self, link: Link, target: str) -> None:
+        self.link = link
+        self.target = target
+        self.mailbox = self  # the cell calls watcher.mailbox.put_system(terminated)
+
+    def put_system(self, terminated: Terminated) -> None:
+        reason = terminated.reason
+        text = None if reason is None else f"{type(reason).__name__}: {reason}"
+        self.link.queue_data([TERMINATED, self.target, text])
+
+
+class Link:
+    """A live connection to one peer (see the module's docstring for what runs on it)."""
+
+    def __init__(
+        self, node: Node, channel: FramedChannel, peer: RemotePeer, *, initiator: bool
+    ) -> None:
+        self.node = node
+        self.channel = channel
+        self.peer = peer
+        self.initiator = initiator
+        self.asks: dict[int, tuple[AskRequest, str]] = {}  # ask id -> (request, target's label)
+        self._last_refusal: dict[tuple[str, str], float] = {}
+        self.closed = False
+        self.close_reason = "closed"
+        self.incarnation: str | None = None
+        self._codec = node.codec.bind_refs(self._encode_ref, self._decode_ref)
+        self._out: list[bytes] = []
+        self._out_ready = trio.Event()
+        self._credit: dict[str, int] = {}
+        self._credit_waiters: dict[str, trio.Event] = {}
+        self._granted: dict[str, int] = {}
+        self._parked: dict[Cell, collections.deque[Any]] = {}
+        self._watched: dict[str, _LinkWatcher] = {}
+        self._last_received = trio.current_time()
+        self._nursery: trio.Nursery | None = None
+        self._capabilities: dict[str, Cell] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def hello(self) -> dict[str, Any]:
+        """Exchange HELLO frames; return the peer's. Raises LinkClosed on a bad first frame."""
+        mine = {
+            "version": PROTOCOL_VERSION,
+            "min_version": MIN_PROTOCOL_VERSION,
+            "features": [],
+            "max_frame": self.channel.max_frame,
+            "name": self.node.name,
+            "incarnation": self.node.incarnation,
+        }
+        await self.channel.send_frames([_frame(HELLO, mine)])
+        plaintext, _tag = await self.channel.receive_frame()
+        if not plaintext or plaintext[0] != HELLO:
+            raise LinkClosed("the peer's first frame was not HELLO")
+        try:
+            theirs = msgpack.unpackb(plaintext[1:], raw=False, **_ENVELOPE_LIMITS)
+            version = min(PROTOCOL_VERSION, int(theirs["version"]))
+            if version < max(MIN_PROTOCOL_VERSION, int(theirs["min_version"])):
+                raise LinkClosed(f"no protocol version in common (theirs: {theirs['version']})")
+            incarnation = theirs["incarnation"]
+            if not isinstance(incarnation, str) or not 0 < len(incarnation) <= 64:
+                raise LinkClosed("a bad incarnation in HELLO")
+        except (KeyError, TypeError, ValueError, msgpack.UnpackException) as exc:
+            raise LinkClosed(f"a malformed HELLO ({type(exc).__name__})") from None
+        self.incarnation = incarnation
+        return dict(theirs)
+
+    async def run(self) -> None:
+        """Run the link until it closes or breaks; then fail what depended on it."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._keepalive)
+                await self._reader()
+        except* _LINK_ENDINGS as group:
+            exc = _first_leaf(group)
+            self.close_reason = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, LinkClosed | LinkLost) and not self.closed:
+                self.node.runtime._event(
+                    "warning", "link_error", peer=self.peer.name, error=self.close_reason
+                )
+        finally:
+            self.closed = True
+            self._fail_everything()
+            await trio.aclose_forcefully(self.channel.stream)
+
+    async def close(self) -> None:
+        """Close cleanly: a CLOSE frame with FINAL, then the socket."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = "closed by this node"
+        with trio.move_on_after(2.0):
+            try:
+                frames, self._out = self._out, []
+                await self.channel.send_frames(frames)
+                await self.channel.close_final(bytes((CLOSE,)))
+            except (LinkError, trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
+        await self.channel.aclose()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    def _fail_everything(self) -> None:
+        error = NodeDown(self.peer.name, self.close_reason)
+        for request, _ in self.asks.values():
+            request.fail(error)
+        self.asks.clear()
+        for event in self._credit_waiters.values():
+            event.set()
+        for watcher in self._watched.values():
+            cell = self.node.find_target(self, watcher.target, check_access=False)
+            if cell is not None and cell.watchers:
+                cell.watchers.pop(watcher, None)  # type: ignore[call-overload]
+        self._watched.clear()
+        for cell, parked in self._parked.items():
+            while parked:
+                cell._drop(parked.popleft(), "node_down")
+        self._parked.clear()
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def queue_data(self, envelope: list[Any]) -> None:
+        self._queue(_frame(DATA, envelope))
+
+    def _queue(self, frame: bytes) -> None:
+        if self.closed:
+            return
+        if len(frame) > self.channel.max_frame:
+            raise CodecError(
+                f"a message of {len(frame)} bytes is larger than the link's max_frame "
+                f"({self.channel.max_frame})"
+            )
+        self._out.append(frame)
+        self._out_ready.set()
+
+    async def _writer(self) -> None:
+        while True:
+            await self._out_ready.wait()
+            self._out_ready = trio.Event()
+            frames, self._out = self._out, []
+            if frames:
+                await self.channel.send_frames(frames)
+
+    async def _keepalive(self) -> None:
+        config = self.node.config
+        while True:
+            await trio.sleep(config.ping_after)
+            silent = trio.current_time() - self._last_received
+            if silent >= config.drop_after:
+                raise LinkLost(f"no frame from {self.peer.name} for {silent:.0f} s")
+            if silent >= config.ping_after:
+                self._queue(_frame(PING))
+
+    # -- sending messages -----------------------------------------------------------------------
+
+    async def _take_credit(self, target: str) -> None:
+        while self._credit.get(target, WINDOW) <= 0:
+            if self.closed:
+                raise NodeDown(self.peer.name, self.close_reason)
+            event = self._credit_waiters.setdefault(target, trio.Event())
+            await event.wait()
+        if self.closed:
+            raise NodeDown(self.peer.name, self.close_reason)
+        self._credit[target] = self._credit.get(target, WINDOW) - 1
+
+    async def send_tell(self, target: str, message: Any) -> None:
+        await self._take_credit(target)
+        self.queue_data([TELL, target, self._codec.encode(message)])
+
+    def send_tell_nowait(self, target: str, message: Any, label: str) -> None:
+        if self._credit.get(target, WINDOW) <= 0:
+            raise MailboxFull(label, WINDOW)
+        self._credit[target] = self._credit.get(target, WINDOW) - 1
+        self.queue_data([TELL, target, self._codec.encode(message)])
+
+    async def send_ask(self, target: str, ask_id: int, message: Any) -> None:
+        await self._take_credit(target)
+        self.queue_data([ASK, target, ask_id, self._codec.encode(message)])
+
+    def watch(self, target: str) -> None:
+        self.queue_data([WATCH, target])
+
+    def unwatch(self, target: str) -> None:
+        self.queue_data([UNWATCH, target])
+
+    # -- refs inside messages -------------------------------------------------------------------
+
+    def _encode_ref(self, ref: Any) -> list[Any]:
+        if isinstance(ref, RemoteRef):
+            return [str(ref._peer.node_id), ref._target, ref._incarnation]
+        cell = ref._cell
+        if cell.name is not None:
+            target = cell.name
+        else:
+            # A capability: sending our ref to this peer lets it reach that actor.
+            target = f"#{cell.id}"
+        self._capabilities[target] = cell
+        return [str(self.node.node_id), target, self.node.incarnation]
+
+    def _decode_ref(self, value: Any) -> Any:
+        if not (isinstance(value, list) and len(value) == 3):
+            raise CodecError("a ref must be [node, target, incarnation]")
+        node_text, target, incarnation = value
+        if not isinstance(target, str) or not target or len(target) > 256:
+            raise CodecError("a ref's target must be a short string")
+        if node_text == str(self.node.node_id):
+            cell = self.node.find_target(self, target, check_access=False)
+            if cell is None or incarnation != self.node.incarnation:
+                return self.node.dead_ref(target)
+            return cell.ref
+        if node_text == str(self.peer.node_id):
+            return RemoteRef(self.peer, target, incarnation if target.startswith("#") else None)
+        return self.node.ref_on_other_node(node_text, target, incarnation)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        channel = self.channel
+        while True:
+            try:
+                plaintext, tag = await channel.receive_frame()
+            except trio.EndOfChannel:
+                raise LinkLost("the peer's stream ended after FINAL") from None
+            self._last_received = trio.current_time()
+            if not plaintext:
+                raise FramingError("an empty frame")
+            kind = plaintext[0]
+            if tag is FrameTag.FINAL or kind == CLOSE:
+                self.close_reason = "closed by the peer"
+                raise LinkClosed("closed by the peer")
+            if kind == DATA:
+                self._on_data(plaintext)
+            elif kind == PING:
+                self._queue(_frame(PONG))
+            elif kind == PONG:
+                pass
+            else:
+                raise LinkClosed(f"an unexpected frame of type {kind}")
+
+    def _on_data(self, plaintext: bytes) -> None:
+        try:
+            envelope = msgpack.unpackb(
+                memoryview(plaintext)[1:],
+                raw=False,
+                max_bin_len=self.channel.max_frame,
+                **_ENVELOPE_LIMITS,
+            )
+        except Exception as exc:  # msgpack raises several types for malformed input
+            raise LinkClosed(f"a malformed envelope ({type(exc).__name__})") from None
+        if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], int):
+            raise LinkClosed("an envelope must be a list starting with its kind")
+        kind = envelope[0]
+        try:
+            if kind == TELL:
+                _, target, payload = envelope
+                self._on_message(target, payload, None)
+            elif kind == ASK:
+                _, target, ask_id, payload = envelope
+                self._on_message(target, payload, ask_id)
+            elif kind == REPLY:
+                _, ask_id, payload = envelope
+                self._on_reply(ask_id, payload)
+            elif kind == FAIL:
+                _, ask_id, reason, detail = envelope
+                self._on_fail(ask_id, reason, detail)
+            elif kind == CREDIT:
+                _, target, amount = envelope
+                self._on_credit(target, amount)
+            elif kind == WATCH:
+                _, target = envelope
+                self._on_watch(target)
+            elif kind == UNWATCH:
+                _, target = envelope
+                watcher = self._watched.pop(target, None)
+                cell = self.node.find_target(self, target, check_access=False)
+                if watcher is not None and cell is not None and cell.watchers:
+                    cell.watchers.pop(watcher, None)  # type: ignore[call-overload]
+            elif kind == TERMINATED:
+                _, target, reason = envelope
+                self.node.remote_terminated(self.peer, target, reason)
+            else:
+                raise LinkClosed(f"an unknown envelope kind {kind}")
+        except ValueError:
+            raise LinkClosed("an envelope of the wrong length") from None
+
+    def _refuse(self, target: Any, ask_id: int | None, reason: str, detail: str = "") -> None:
+        # Logged at most once a second per target and reason: a peer cannot flood the log.
+        key, now = (str(target)[:80], reason), trio.current_time()
+        if now - self._last_refusal.get(key, -1.0) >= 1.0:
+            self._last_refusal[key] = now
+            self.node.runtime._event(
+                "warning",
+                "link_message_refused",
+                peer=self.peer.name,
+                target=key[0],
+                reason=reason,
+                detail=detail[:200],
+            )
+        if ask_id is not None:
+            self.queue_data([FAIL, ask_id, reason, detail[:200]])
+        self._grant(str(target)[:256])
+
+    def _on_message(self, target: Any, payload: Any, ask_id: Any) -> None:
+        if ask_id is not None and not isinstance(ask_id, int):
+            raise LinkClosed("an ask id must be an int")
+        if not isinstance(target, str) or not isinstance(payload, bytes):
+            raise LinkClosed("a message envelope must be [kind, target, (id,) payload]")
+        # Access is checked before the payload is decoded.
+        cell = self.node.find_target(self, target, check_access=True)
+        if cell is None:
+            self._refuse(target, ask_id, "not_found", "no such actor is exported to this node")
+            return
+        try:
+            message = self._codec.decode(payload)
+        except CodecError as exc:
+            self._refuse(target, ask_id, "bad_message", str(exc))
+            return
+        item: Any = message
+        if ask_id is not None:
+            item = AskRequest(message)
+            assert self._nursery is not None
+            self._nursery.start_soon(self._answer, ask_id, item, cell.label)
+        parked = self._parked.get(cell)
+        if parked is not None:
+            parked.append(item)  # behind earlier ones: order per sender is kept
+        elif cell.mailbox.try_put(item):
+            self._grant(target)
+        elif not cell.mailbox.is_open:
+            cell._drop(item, cell.mailbox.closed_reason)
+            self._grant(target)
+        else:
+            self._parked[cell] = collections.deque([item])
+            assert self._nursery is not None
+            self._nursery.start_soon(self._drain, cell, target)
+
+    async def _drain(self, cell: Cell, target: str) -> None:
+        """Hand a full actor its parked messages as room appears (the reader never waits)."""
+        parked = self._parked[cell]
+        while parked:
+            await cell.mailbox.put(parked.popleft(), cell.label)
+            self._grant(target)
+        del self._parked[cell]
+
+    def _grant(self, target: str) -> None:
+        granted = self._granted.get(target, 0) + 1
+        if granted >= CREDIT_BATCH:
+            self.queue_data([CREDIT, target, granted])
+            granted = 0
+        self._granted[target] = granted
+
+    def _on_credit(self, target: Any, amount: Any) -> None:
+        if not isinstance(target, str) or not isinstance(amount, int) or not 0 < amount <= WINDOW:
+            raise LinkClosed("a malformed credit")
+        self._credit[target] = min(WINDOW, self._credit.get(target, WINDOW) + amount)
+        event = self._credit_waiters.pop(target, None)
+        if event is not None:
+            event.set()
+
+    async def _answer(self, ask_id: int, request: AskRequest, label: str) -> None:
+        try:
+            value = await request.wait()
+        except ActorCrashed as exc:
+            self.queue_data([FAIL, ask_id, "crashed", f"{exc.exc_type}\n{exc.exc_message}"])
+        except UnhandledMessage as exc:
+            self.queue_data([FAIL, ask_id, "unhandled", type(exc.message).__qualname__])
+        except MailboxFull:
+            self.queue_data([FAIL, ask_id, "mailbox_full", ""])
+        except CircuitOpen as exc:
+            self.queue_data([FAIL, ask_id, "circuit_open", repr(exc.retry_in)])
+        except ActorStopped:
+            self.queue_data([FAIL, ask_id, "stopped", ""])
+        else:
+            try:
+                payload = self._codec.encode(value)
+            except CodecError as exc:
+                self.queue_data([FAIL, ask_id, "crashed", f"CodecError\n{exc}"])
+            else:
+                self.queue_data([REPLY, ask_id, payload])
+
+    def _on_reply(self, ask_id: Any, payload: Any) -> None:
+        entry = self.asks.pop(ask_id, None) if isinstance(ask_id, int) else None
+        if entry is None or entry[0].done or not isinstance(payload, bytes):
+            return  # a late reply (its ask timed out): dropped quietly
+        request = entry[0]
+        try:
+            request.resolve(self._codec.decode(payload))
+        except CodecError as exc:
+            request.fail(exc)
+
+    def _on_fail(self, ask_id: Any, reason: Any, detail: Any) -> None:
+        entry = self.asks.pop(ask_id, None) if isinstance(ask_id, int) else None
+        if entry is None or entry[0].done:
+            return
+        request, label = entry
+        detail = str(detail)
+        if reason == "crashed":
+            exc_type, _, text = detail.partition("\n")
+            request.fail(ActorCrashed(label, exc_type, text))
+        elif reason == "unhandled":
+            request.fail(UnhandledMessage(label, request.message))
+        elif reason == "not_found":
+            request.fail(ActorNotFound(label))
+        elif reason == "mailbox_full":
+            request.fail(MailboxFull(label, WINDOW))
+        elif reason == "circuit_open":
+            try:
+                retry_in = float(detail)
+            except ValueError:
+                retry_in = 0.0
+            now = trio.current_time()
+            request.fail(CircuitOpen(label, now + retry_in, retry_in))
+        elif reason == "bad_message":
+            request.fail(CodecError(f"{self.peer.name} refused the message: {detail}"))
+        else:
+            request.fail(ActorStopped(label))
+
+    def _on_watch(self, target: Any) -> None:
+        if not isinstance(target, str):
+            raise LinkClosed("a malformed watch")
+        cell = self.node.find_target(self, target, check_access=True)
+        watcher = _LinkWatcher(self, target)
+        if cell is None or not cell.alive:
+            watcher.put_system(Terminated(self.node.dead_ref(target), None))
+            return
+        self._watched[target] = watcher
+        if cell.watchers is None:
+            cell.watchers = {}
+        cell.watchers[watcher] = None  # type: ignore[index]
+
+
+def new_incarnation() -> str:
+    """A random id for this run of a node: a restarted node is a new incarnation."""
+    return secrets.token_hex(8)
