@@ -476,6 +476,7 @@ class Cell:
             if action is Action.STOP or action is Action.ESCALATE:
                 self._escalate = action is Action.ESCALATE
                 return False
+            self.status = "restarting"  # nothing is handled while the old instance stops
             await self._stop_instance(exc)
             if self._interrupt == _STOP:
                 return False  # stopped while the old instance's on_stop ran: no new one

@@ -188,7 +188,8 @@ class Supervisor:
 
     A supervisor is itself a child of its parent (its ``restart`` and ``shutdown`` apply there;
     ``shutdown`` defaults to ``None``: it waits for its children's own deadlines).
-    ``max_children`` caps dynamic children started with ``start_child``.
+    ``max_children`` caps how many children it may have at once (those in ``children``
+    included) when more are started with ``start_child``.
     """
 
     name: str

@@ -51,10 +51,11 @@ class _StopChild:
 class _ChildFailed(SystemMessage):
     """A child of a one-for-all / rest-for-one supervisor waits to be restarted with siblings."""
 
-    __slots__ = ("record",)
+    __slots__ = ("record", "restarts")
 
-    def __init__(self, record: _ChildRecord) -> None:
+    def __init__(self, record: _ChildRecord, restarts: int) -> None:
         self.record = record
+        self.restarts = restarts  # the child's restart count when it failed
 
 
 class _ChildEscalated(SystemMessage):
@@ -136,7 +137,7 @@ class _ChildRecord:
             cell.runtime._event("info", "circuit_closed", cell, path=cell.path)
 
     def on_coordinated_failure(self, cell: Cell, exc: BaseException | None) -> None:
-        self.owner.ctx._cell.enqueue_control(_ChildFailed(self))
+        self.owner.ctx._cell.enqueue_control(_ChildFailed(self, cell.restarts))
 
     def on_ended(self, cell: Cell, reason: BaseException | None, escalate: bool) -> None:
         if self in self.owner.records:
@@ -293,14 +294,19 @@ class SupervisorActor(Actor):
     @control_handler
     async def _restart_together(self, msg: _ChildFailed) -> None:
         failed = msg.record
-        if failed not in self.records:
+        if failed not in self.records or failed.cell is None:
             return
+        if failed.cell.restarts != msg.restarts:
+            return  # an earlier group restart (for a sibling's failure) already restarted it
         start = 0 if isinstance(self.spec.strategy, OneForAll) else self.records.index(failed)
         group = self.records[start:]
         for record in reversed(group):
             if record is not failed and record.cell is not None:
                 await record.cell.pause()
         if failed.delay > 0:
+            for record in group:
+                if record.cell is not None:
+                    record.cell.status = "backing-off"
             await trio.sleep(failed.delay)
         for record in group:
             if record.cell is not None:

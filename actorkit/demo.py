@@ -244,6 +244,77 @@ async def show_state_machine(rt: _runtime.Runtime) -> None:
     _show_tree(rt)
 
 
+class Billing(_actor.Actor):
+    """Charges orders; a negative amount crashes it (its supervisor restarts it)."""
+
+    def __init__(self) -> None:
+        self.charged = 0
+
+    @_actor.on(Charge)
+    async def charge(self, msg: Charge) -> str:
+        if msg.cents < 0:
+            raise ValueError(f"cannot charge {msg.cents} cents")
+        self.charged += msg.cents
+        return f"charged {msg.cents} cents (this instance: {self.charged})"
+
+
+async def show_peer_links() -> None:
+    """Two nodes on loopback: a remote ask, a remote crash and restart, a stranger refused."""
+    from . import net  # noqa: PLC0415 (the demo's only use of peer links)
+
+    log.info("demo_part", part="peer links", shows="two linked nodes, a remote supervised actor")
+    orders_key, billing_key, stranger_key = (net.Identity.generate() for _ in range(3))
+    cluster = net.ClusterKey.generate()
+    billing_config = net.NodeConfig(
+        identity=billing_key,
+        cluster_key=cluster,
+        known_peers=net.KnownPeers.parse(f"orders {orders_key.public}\n"),
+        listen="127.0.0.1:0",
+        name="billing",
+    )
+    async with _runtime.open_runtime(node=billing_config) as billing_node:
+        billing_node.codec.register(Charge)
+        await billing_node.start(
+            Supervisor(
+                "billing-service",
+                strategy=OneForOne(max_restarts=3, within=5.0),
+                children=[Child(Billing, name="billing")],
+            )
+        )
+        billing_node.export("billing")
+        address = billing_node.node.dial_address
+        orders_config = net.NodeConfig(
+            identity=orders_key,
+            cluster_key=cluster,
+            known_peers=net.KnownPeers.parse(f"billing {billing_key.public}\n"),
+            name="orders",
+        )
+        async with _runtime.open_runtime(node=orders_config) as orders_node:
+            orders_node.codec.register(Charge)
+            peer = await orders_node.connect(address)
+            billing = peer.lookup("billing")
+            receipt = await billing.ask(Charge(1250), timeout=2.0)
+            log.info("demo_remote_reply", peer=peer.name, reply=receipt)
+            try:
+                await billing.ask(Charge(-1), timeout=2.0)
+            except ActorCrashed as exc:
+                log.info("demo_remote_crash", error=f"{exc.exc_type}: {exc.exc_message}")
+            receipt = await billing.ask(Charge(300), timeout=2.0)
+            log.info("demo_remote_reply", peer=peer.name, reply=receipt, note="restarted")
+            if "this instance: 300" not in receipt:
+                raise AssertionError(f"billing should have restarted, but said {receipt!r}")
+        stranger_config = net.NodeConfig(
+            identity=stranger_key, cluster_key=cluster, name="stranger"
+        )
+        async with _runtime.open_runtime(node=stranger_config) as stranger:
+            try:
+                await stranger.connect(address)
+            except net.HandshakeError as exc:
+                log.info("demo_stranger_refused", error=str(exc))
+            else:
+                raise AssertionError("a node missing from known_peers must be refused")
+
+
 def _show_tree(rt: _runtime.Runtime) -> None:
     _say(f"{rt.tree()}\n")
 
@@ -260,6 +331,7 @@ async def run_demo() -> None:
         await show_core(rt)
         await show_supervision(rt)
         await show_state_machine(rt)
+    await show_peer_links()
     log.info("demo_finished")
 
 

@@ -206,6 +206,11 @@ class Codec:
         if not (isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], str)):
             raise CodecError("a message must be [type_name, fields]")
         type_name, fields = raw
+        builtin = _BUILTINS.get(type_name)
+        if builtin is not None:
+            if type(fields) is not builtin:
+                raise CodecError(f"a {type_name} carrying a {type(fields).__name__}")
+            return fields
         cls = self._by_name.get(type_name)
         if cls is None:
             # Refused by name alone: nothing is imported or built for an unknown name.

@@ -126,6 +126,7 @@ class FramedChannel(trio.abc.AsyncResource):
         self._receiving = False
         self._final_received = False
         self._dead: BaseException | None = None
+        self._deferred: FramingError | None = None  # found by receive_frames, raised next
         # Counters.
         self._frames_sent = 0
         self._frames_received = 0
@@ -148,9 +149,9 @@ class FramedChannel(trio.abc.AsyncResource):
     async def send_frames(self, plaintexts: Sequence[bytes]) -> None:
         """Encrypt ``plaintexts`` as consecutive frames and write them with ONE ``send_all``.
 
-        Coalescing is what makes a link fast: a write per frame costs about three times more
-        than the cipher. If the write fails or is cancelled the channel can send no more (the
-        peer may have part of a frame).
+        Coalescing is what makes a link fast: a write per frame is several times slower than
+        the cipher. If the write fails or is cancelled the channel can send no more (the
+        frames are encrypted, and the peer may hold part of one).
 
         Raises:
             ValueError: a plaintext is longer than ``max_frame`` (nothing is sent).
@@ -226,7 +227,7 @@ class FramedChannel(trio.abc.AsyncResource):
             self._send_closed = "an earlier send failed"
             raise LinkLost("the link broke while sending") from exc
         except BaseException:
-            # Cancelled part-way: the peer may hold half a frame, so the stream is unusable.
+            # Cancelled: the push state has moved on and the peer may hold half a frame.
             self._send_closed = "an earlier send was interrupted"
             raise
         finally:
@@ -251,6 +252,9 @@ class FramedChannel(trio.abc.AsyncResource):
         """
         if self._receiving:
             raise trio.BusyResourceError("another task is already receiving on this channel")
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
         if self._dead is not None:
             raise FramingError("the channel is dead after an earlier failure") from self._dead
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -270,6 +274,31 @@ class FramedChannel(trio.abc.AsyncResource):
         finally:
             self._receiving = False
         return frame
+
+    async def receive_frames(self, max_frames: int = 64) -> list[tuple[bytes, FrameTag]]:
+        """Like :meth:`receive_frame`, plus the frames already buffered behind it.
+
+        Returns 1 to ``max_frames`` frames (ending at a ``FINAL`` one) for a single schedule
+        point, which makes a busy receiver faster than calling :meth:`receive_frame` per frame.
+        A bad frame behind the first is raised by the next call, after the good ones.
+
+        Raises:
+            As :meth:`receive_frame`.
+        """
+        if max_frames < 1:
+            raise ValueError(f"max_frames must be at least 1, not {max_frames!r}")
+        frames = [await self.receive_frame()]
+        while len(frames) < max_frames and frames[-1][1] is not FrameTag.FINAL:
+            try:
+                frame = self._decode()
+            except FramingError as exc:
+                self._deferred = self._dead = exc
+                logger.debug("link_frame_rejected", error=type(exc).__name__, reason=str(exc))
+                break
+            if frame is None:
+                break
+            frames.append(frame)
+        return frames
 
     async def _receive_more(self) -> tuple[bytes, FrameTag]:
         # Reading is the only await, and a cancelled read consumes nothing.

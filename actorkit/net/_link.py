@@ -280,11 +280,8 @@ class Link:
         if isinstance(ref, RemoteRef):
             return [str(ref._peer.node_id), ref._target, ref._incarnation]
         cell = ref._cell
-        if cell.name is not None:
-            target = cell.name
-        else:
-            # A capability: sending our ref to this peer lets it reach that actor.
-            target = f"#{cell.id}"
+        # Sending our ref to this peer lets it reach that actor (a capability).
+        target = cell.name if cell.name is not None else f"#{cell.id}"
         self._capabilities[target] = cell
         return [str(self.node.node_id), target, self.node.incarnation]
 

@@ -390,8 +390,9 @@ class Node:
                 )
 
     def _notify_actors(self, message: Any) -> None:
+        # Only actors that declared on_connect / on_disconnect: not every catch-all handler.
         for cell in list(self.runtime._cells):
-            if cell.actor_class.resolve_handler(type(message)) is not None:
+            if type(message) in cell.actor_class._ak_handlers:
                 cell.mailbox.put_system(message)
 
     def reload_known_peers(self, known_peers: Any = None) -> None:
