@@ -306,24 +306,24 @@ class Link:
         channel = self.channel
         while True:
             try:
-                plaintext, tag = await channel.receive_frame()
+                # Everything already buffered, for one schedule point.
+                frames = await channel.receive_frames(64)
             except trio.EndOfChannel:
                 raise LinkLost("the peer's stream ended after FINAL") from None
             self._last_received = trio.current_time()
-            if not plaintext:
-                raise FramingError("an empty frame")
-            kind = plaintext[0]
-            if tag is FrameTag.FINAL or kind == CLOSE:
-                self.close_reason = "closed by the peer"
-                raise LinkClosed("closed by the peer")
-            if kind == DATA:
-                self._on_data(plaintext)
-            elif kind == PING:
-                self._queue(_frame(PONG))
-            elif kind == PONG:
-                pass
-            else:
-                raise LinkClosed(f"an unexpected frame of type {kind}")
+            for plaintext, tag in frames:
+                if not plaintext:
+                    raise FramingError("an empty frame")
+                kind = plaintext[0]
+                if tag is FrameTag.FINAL or kind == CLOSE:
+                    self.close_reason = "closed by the peer"
+                    raise LinkClosed("closed by the peer")
+                if kind == DATA:
+                    self._on_data(plaintext)
+                elif kind == PING:
+                    self._queue(_frame(PONG))
+                elif kind != PONG:
+                    raise LinkClosed(f"an unexpected frame of type {kind}")
 
     def _on_data(self, plaintext: bytes) -> None:
         try:
