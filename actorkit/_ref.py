@@ -6,6 +6,7 @@ stopped, what is sent to it becomes a dead letter and ``ask`` raises :class:`Act
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import outcome
@@ -28,14 +29,16 @@ _SUCCEEDED = trio.lowlevel.Abort.SUCCEEDED
 class AskRequest:
     """A message that wants a reply: the one-shot slot the handler's result is put into."""
 
-    __slots__ = ("done", "error", "message", "value", "waiter")
+    __slots__ = ("done", "error", "message", "notify", "value", "waiter")
 
-    def __init__(self, message: Any) -> None:
+    def __init__(self, message: Any, notify: Callable[[AskRequest], None] | None = None) -> None:
         self.message = message
         self.done = False
         self.value: Any = None
         self.error: BaseException | None = None
         self.waiter: trio.lowlevel.Task | None = None
+        # Instead of a waiting task: called once answered (a peer link sends the reply).
+        self.notify = notify
 
     def resolve(self, value: Any) -> None:
         self.done = True
@@ -43,6 +46,8 @@ class AskRequest:
         if self.waiter is not None:
             _reschedule(self.waiter)
             self.waiter = None
+        elif self.notify is not None:
+            self.notify(self)
 
     def fail(self, error: BaseException) -> None:
         self.done = True
@@ -50,6 +55,8 @@ class AskRequest:
         if self.waiter is not None:
             _reschedule(self.waiter)
             self.waiter = None
+        elif self.notify is not None:
+            self.notify(self)
 
     def expire(self, error: BaseException) -> None:
         """Wake the asker with ``error``; the reply, if it ever comes, is dropped quietly."""

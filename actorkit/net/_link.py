@@ -405,9 +405,7 @@ class Link:
             return
         item: Any = message
         if ask_id is not None:
-            item = AskRequest(message)
-            assert self._nursery is not None
-            self._nursery.start_soon(self._answer, ask_id, item, cell.label)
+            item = AskRequest(message, lambda request: self._answer(ask_id, request))
         parked = self._parked.get(cell)
         if parked is not None:
             parked.append(item)  # behind earlier ones: order per sender is kept
@@ -444,26 +442,24 @@ class Link:
         if event is not None:
             event.set()
 
-    async def _answer(self, ask_id: int, request: AskRequest, label: str) -> None:
-        try:
-            value = await request.wait()
-        except ActorCrashed as exc:
-            self.queue_data([FAIL, ask_id, "crashed", f"{exc.exc_type}\n{exc.exc_message}"])
-        except UnhandledMessage as exc:
-            self.queue_data([FAIL, ask_id, "unhandled", type(exc.message).__qualname__])
-        except MailboxFull:
-            self.queue_data([FAIL, ask_id, "mailbox_full", ""])
-        except CircuitOpen as exc:
-            self.queue_data([FAIL, ask_id, "circuit_open", repr(exc.retry_in)])
-        except ActorStopped:
-            self.queue_data([FAIL, ask_id, "stopped", ""])
-        else:
+    def _answer(self, ask_id: int, request: AskRequest) -> None:
+        """Send the outcome of a remote ask back (called when the local ask is answered)."""
+        error = request.error
+        if error is None:
             try:
-                payload = self._codec.encode(value)
+                self.queue_data([REPLY, ask_id, self._codec.encode(request.value)])
             except CodecError as exc:
                 self.queue_data([FAIL, ask_id, "crashed", f"CodecError\n{exc}"])
-            else:
-                self.queue_data([REPLY, ask_id, payload])
+        elif isinstance(error, ActorCrashed):
+            self.queue_data([FAIL, ask_id, "crashed", f"{error.exc_type}\n{error.exc_message}"])
+        elif isinstance(error, UnhandledMessage):
+            self.queue_data([FAIL, ask_id, "unhandled", type(error.message).__qualname__])
+        elif isinstance(error, MailboxFull):
+            self.queue_data([FAIL, ask_id, "mailbox_full", ""])
+        elif isinstance(error, CircuitOpen):
+            self.queue_data([FAIL, ask_id, "circuit_open", repr(error.retry_in)])
+        else:
+            self.queue_data([FAIL, ask_id, "stopped", ""])
 
     def _on_reply(self, ask_id: Any, payload: Any) -> None:
         entry = self.asks.pop(ask_id, None) if isinstance(ask_id, int) else None
