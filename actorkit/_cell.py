@@ -301,6 +301,11 @@ class Cell:
         instance, self.instance = self.instance, None
         if instance is None:
             return
+        if self.children:
+            # Children spawned by this instance end with it, before its on_stop (as linked
+            # processes do in OTP); a restarted instance starts its own.
+            for child in reversed(list(self.children)):
+                await child.stop()
         self._cancel_timers()
         self._release_deferred()
         with trio.CancelScope(shield=True, deadline=self._shutdown_deadline()) as scope:

@@ -31,7 +31,9 @@ __all__ = [
 ]
 
 #: The topic on which a runtime publishes its events (crashes, restarts, dead letters, state
-#: changes, circuits) as :class:`RuntimeEvent` messages: ``rt.subscribe(ak.EVENTS, ref)``.
+#: changes, supervised children's circuits, peers) as :class:`RuntimeEvent` messages:
+#: ``rt.subscribe(ak.EVENTS, ref)``. ``runtime_gave_up`` and the events of RetryPolicy and
+#: CircuitBreaker are only logged.
 EVENTS = "actorkit.events"
 
 #: Types whose instances are immutable whatever they contain. Grows as types are checked.

@@ -1,8 +1,9 @@
 """Explicit state machines: states and transitions declared as data, checked, logged and timed.
 
 Erlang's gen_statem is the reference: enter hooks (which cannot change state), state timeouts
-(cancelled by a state change), event timeouts (cancelled by any message), named timers (which
-survive state changes) and postpone (retried, in order, after the next state change). On top
+(cancelled by a state change), event timeouts (cancelled by the next handled message), named
+timers (which survive state changes) and postpone (retried, in order, after the next state
+change). On top
 of it: the transition table is data, checked when the class is created, and drawn by
 :meth:`StateMachine.diagram`.
 """
@@ -226,7 +227,9 @@ class StateMachine(Actor):
         self._ak_postpone_now = True
 
     def set_event_timeout(self, seconds: float) -> None:
-        """Deliver :class:`EventTimeout` after ``seconds`` unless a message arrives first."""
+        """Deliver :class:`EventTimeout` after ``seconds`` unless the machine handles a
+        message first (a message with no handler in the current state, a dead letter, does
+        not cancel it)."""
         _cancel(self._ak_event_timer)
         self._ak_event_timer = self._schedule(seconds, EventTimeout())
 

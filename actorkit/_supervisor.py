@@ -57,6 +57,10 @@ class _ChildFailed(SystemMessage):
         self.record = record
         self.restarts = restarts  # the child's restart count when it failed
 
+    def __repr__(self) -> str:
+        cell = self.record.cell
+        return f"ChildFailed({cell.path if cell is not None else '?'})"
+
 
 class _ChildEscalated(SystemMessage):
     """A child ended and its supervisor must fail (intensity exceeded, or escalation)."""
@@ -66,6 +70,11 @@ class _ChildEscalated(SystemMessage):
     def __init__(self, record: _ChildRecord, cause: BaseException) -> None:
         self.record = record
         self.cause = cause
+
+    def __repr__(self) -> str:
+        cell = self.record.cell
+        where = cell.path if cell is not None else "?"
+        return f"ChildEscalated({where}, {type(self.cause).__name__}: {self.cause})"
 
 
 class SupervisorRef(ActorRef):
