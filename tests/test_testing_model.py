@@ -107,7 +107,7 @@ def test_forgetful_account_is_caught_and_shrunk_to_the_minimal_sequence() -> Non
             max_steps=8,
         )
     assert [Deposit(1), Fault(), Balance()] == caught.value.steps
-    assert 2 == caught.value.index
+    assert caught.value.index == 2
     report = str(caught.value)
     assert "1. Deposit(amount=1)" in report
     assert "2. Fault()" in report

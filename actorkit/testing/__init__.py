@@ -23,7 +23,9 @@ from ._probe import Probe as Probe
 from ._probe import ProbeFailure as ProbeFailure
 from ._stateful import TrioStateMachine as TrioStateMachine
 
-# Trio picks the order of ready tasks with this Random; registered with Hypothesis (as
-# pytest-trio also does), the schedule of concurrent actors is part of what Hypothesis draws,
-# so a failing interleaving shrinks and replays.
+# Trio picks the order of ready tasks with this Random. Registered with Hypothesis (as
+# pytest-trio and Trio's own Hypothesis plugin also do), it is seeded for every example: with
+# the same seed by default, so an example replays exactly; with a drawn one when the test
+# draws ``st.random_module()``, which makes the schedule of concurrent actors part of what
+# Hypothesis explores, shrinks and replays.
 _register_random(_trio._core._run._r)

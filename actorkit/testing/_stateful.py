@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 import queue
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -66,10 +67,21 @@ class _GuestRuntime:
         send, receive = trio.open_memory_channel[tuple[Callable[[], Awaitable[Any]], list[Any]]](0)
         self._jobs = send
         self._token = trio.lowlevel.current_trio_token()
-        async with open_runtime() as runtime:
+        async with open_runtime() as runtime, trio.open_nursery() as nursery:
             self.runtime = runtime
             async with receive:
-                async for job, box in receive:
+                while True:
+                    # Between two rules the clock must stand still: with nothing runnable,
+                    # the MockClock would otherwise jump to the next deadline (a state
+                    # timeout, a stale ask timeout) as soon as the next rule is sent.
+                    hold = trio.CancelScope()
+                    nursery.start_soon(_hold_the_clock, hold)
+                    try:
+                        job, box = await receive.receive()
+                    except trio.EndOfChannel:
+                        break
+                    finally:
+                        hold.cancel()
                     box.append(await outcome.acapture(job))
 
     def run(self, job: Callable[[], Awaitable[Any]]) -> Any:
@@ -88,6 +100,14 @@ class _GuestRuntime:
             self._pump(lambda: self._finished is not None)
         if self._finished is not None:
             self._finished.unwrap()
+
+
+async def _hold_the_clock(scope: trio.CancelScope) -> None:
+    """Keep Trio from autojumping its MockClock until ``scope`` is cancelled: a task waiting in
+    ``wait_all_tasks_blocked`` takes precedence over the autojump, and with an infinite cushion
+    it is never woken."""
+    with scope:
+        await trio.testing.wait_all_tasks_blocked(cushion=math.inf)
 
 
 def _sync(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:

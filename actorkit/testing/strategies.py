@@ -52,6 +52,14 @@ def _fields(message_type: type) -> list[tuple[str, Any, bool]]:
     )
 
 
+def _holds_ref(hint: Any) -> bool:
+    """Whether ``hint`` is an ActorRef type or has one in it (``ActorRef | None``,
+    ``tuple[ActorRef, ...]``, a ``SupervisorRef``)."""
+    if isinstance(hint, type) and not typing.get_args(hint) and issubclass(hint, ActorRef):
+        return True
+    return any(_holds_ref(arg) for arg in typing.get_args(hint))
+
+
 def messages(message_type: type, **overrides: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """A strategy for ``message_type`` (an attrs class or dataclass): each field is drawn from
     its annotated type, unless a strategy for it is given by name.
@@ -74,10 +82,11 @@ def messages(message_type: type, **overrides: st.SearchStrategy[Any]) -> st.Sear
     for name, hint, _ in fields:
         if name in overrides:
             kwargs[name] = overrides[name]
-        elif hint is ActorRef:
+        elif _holds_ref(hint):
+            shown = hint.__qualname__ if isinstance(hint, type) else hint
             raise TypeError(
-                f"{message_type.__qualname__}.{name} is an ActorRef, which cannot be generated: "
-                f"pass {name}=st.just(some_ref)"
+                f"{message_type.__qualname__}.{name} holds an ActorRef ({shown}), which cannot "
+                f"be generated: pass a strategy for it by name, such as {name}=st.just(probe.ref)"
             )
         else:
             kwargs[name] = st.from_type(hint)
