@@ -168,7 +168,13 @@ class Codec:
 
     def encode(self, message: Any) -> bytes:
         """``message`` as bytes; raises :class:`CodecError` if its type is not registered."""
-        packed: bytes = msgpack.packb(self.to_wire(message), use_bin_type=True)
+        try:
+            packed: bytes = msgpack.packb(self.to_wire(message), use_bin_type=True)
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise CodecError(
+                f"a {type(message).__qualname__} cannot cross a link ({exc}); integers must "
+                "fit in 64 bits and fields must be plain data"
+            ) from None
         return packed
 
     def to_wire(self, message: Any) -> list[Any]:
