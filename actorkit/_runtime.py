@@ -361,11 +361,13 @@ async def open_runtime(*, node: Any = None) -> AsyncIterator[Runtime]:
             try:
                 yield runtime
             finally:
-                await runtime._shutdown()
-                if runtime._node is not None:
-                    with trio.CancelScope(shield=True):
-                        await runtime._node.aclose()
-                runtime._deadlines.close()
+                try:
+                    await runtime._shutdown()
+                    if runtime._node is not None:
+                        with trio.CancelScope(shield=True):
+                            await runtime._node.aclose()
+                finally:
+                    runtime._deadlines.close()  # else its shielded task would hang the exit
                 nursery.cancel_scope.cancel()  # nothing is left but timers of ended actors
                 logger.debug("runtime_stopped", **attrs.asdict(runtime.stats()))
     except BaseExceptionGroup as group:

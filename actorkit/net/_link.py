@@ -14,6 +14,7 @@ remote sender feels the backpressure.
 from __future__ import annotations
 
 import collections
+import math
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,10 @@ TELL, ASK, REPLY, FAIL, WATCH, UNWATCH, TERMINATED, CREDIT = range(8)
 WINDOW = 256
 #: Credit is returned in batches of this many messages.
 CREDIT_BATCH = 64
+#: Targets for which credit not yet returned is counted, at most.
+_MAX_GRANT_TARGETS = 1024
+#: At most this many ``link_message_refused`` events a second per link.
+_REFUSALS_LOGGED = 8
 _ENVELOPE_LIMITS = {
     "max_str_len": 1024,
     "max_array_len": 8,
@@ -109,13 +114,15 @@ class Link:
         self.peer = peer
         self.initiator = initiator
         self.asks: dict[int, tuple[AskRequest, str]] = {}  # ask id -> (request, target's label)
-        self._last_refusal: dict[tuple[str, str], float] = {}
+        self._refusal_window = -math.inf
+        self._refusals_logged: set[tuple[str, str]] = set()
         self.closed = False
         self.close_reason = "closed"
         self.incarnation: str | None = None
         self._codec = node.codec.bind_refs(self._encode_ref, self._decode_ref)
         self._out: list[bytes] = []
         self._out_ready = trio.Event()
+        self._send_lock = trio.Lock()  # the writer's and close()'s sends must not overlap
         self._credit: dict[str, int] = {}
         self._credit_waiters: dict[str, trio.Event] = {}
         self._granted: dict[str, int] = {}
@@ -149,7 +156,7 @@ class Link:
             incarnation = theirs["incarnation"]
             if not isinstance(incarnation, str) or not 0 < len(incarnation) <= 64:
                 raise LinkClosed("a bad incarnation in HELLO")
-        except (KeyError, TypeError, ValueError, msgpack.UnpackException) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, msgpack.UnpackException) as exc:
             raise LinkClosed(f"a malformed HELLO ({type(exc).__name__})") from None
         self.incarnation = incarnation
         return dict(theirs)
@@ -164,11 +171,12 @@ class Link:
                 await self._reader()
         except* _LINK_ENDINGS as group:
             exc = _first_leaf(group)
-            self.close_reason = f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, LinkClosed | LinkLost) and not self.closed:
-                self.node.runtime._event(
-                    "warning", "link_error", peer=self.peer.name, error=self.close_reason
-                )
+            if not self.closed:  # else close() has said why, and this is only its echo
+                self.close_reason = f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, LinkClosed | LinkLost):
+                    self.node.runtime._event(
+                        "warning", "link_error", peer=self.peer.name, error=self.close_reason
+                    )
         finally:
             self.closed = True
             self._fail_everything()
@@ -182,9 +190,11 @@ class Link:
         self.close_reason = "closed by this node"
         with trio.move_on_after(2.0):
             try:
-                frames, self._out = self._out, []
-                await self.channel.send_frames(frames)
-                await self.channel.close_final(bytes((CLOSE,)))
+                # After the writer's frames in flight, if any: one sender at a time.
+                async with self._send_lock:
+                    frames, self._out = self._out, []
+                    await self.channel.send_frames(frames)
+                    await self.channel.close_final(bytes((CLOSE,)))
             except (LinkError, trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
         await self.channel.aclose()
@@ -225,12 +235,22 @@ class Link:
         self._out_ready.set()
 
     async def _writer(self) -> None:
+        lock = self._send_lock
         while True:
             await self._out_ready.wait()
             self._out_ready = trio.Event()
-            frames, self._out = self._out, []
-            if frames:
-                await self.channel.send_frames(frames)
+            if not self._out:
+                continue
+            try:
+                lock.acquire_nowait()  # free unless close() is sending: no extra schedule point
+            except trio.WouldBlock:
+                await lock.acquire()
+            try:
+                frames, self._out = self._out, []
+                if frames:
+                    await self.channel.send_frames(frames)
+            finally:
+                lock.release()
 
     async def _keepalive(self) -> None:
         config = self.node.config
@@ -292,7 +312,8 @@ class Link:
         if not isinstance(target, str) or not target or len(target) > 256:
             raise CodecError("a ref's target must be a short string")
         if node_text == str(self.node.node_id):
-            cell = self.node.find_target(self, target, check_access=False)
+            # Only an actor this peer may reach itself: a ref cannot smuggle in another one.
+            cell = self.node.find_target(self, target, check_access=True)
             if cell is None or incarnation != self.node.incarnation:
                 return self.node.dead_ref(target)
             return cell.ref
@@ -359,6 +380,8 @@ class Link:
                 self._on_watch(target)
             elif kind == UNWATCH:
                 _, target = envelope
+                if not isinstance(target, str):
+                    raise LinkClosed("a malformed unwatch")
                 watcher = self._watched.pop(target, None)
                 cell = self.node.find_target(self, target, check_access=False)
                 if watcher is not None and cell is not None and cell.watchers:
@@ -372,10 +395,15 @@ class Link:
             raise LinkClosed("an envelope of the wrong length") from None
 
     def _refuse(self, target: Any, ask_id: int | None, reason: str, detail: str = "") -> None:
-        # Logged at most once a second per target and reason: a peer cannot flood the log.
+        # Logged at most once a second per target and reason, and for at most a few of them
+        # a second per link: a peer cannot flood the log, nor grow this bookkeeping, by
+        # naming a new target in each message.
         key, now = (str(target)[:80], reason), trio.current_time()
-        if now - self._last_refusal.get(key, -1.0) >= 1.0:
-            self._last_refusal[key] = now
+        if now - self._refusal_window >= 1.0:
+            self._refusal_window = now
+            self._refusals_logged.clear()
+        if key not in self._refusals_logged and len(self._refusals_logged) < _REFUSALS_LOGGED:
+            self._refusals_logged.add(key)
             self.node.runtime._event(
                 "warning",
                 "link_message_refused",
@@ -408,6 +436,9 @@ class Link:
             item = AskRequest(message, lambda request: self._answer(ask_id, request))
         parked = self._parked.get(cell)
         if parked is not None:
+            if len(parked) >= WINDOW:
+                # Only a peer that ignores its credit can get here: its memory is not ours.
+                raise LinkClosed(f"the peer overran its credit window to {target[:80]!r}")
             parked.append(item)  # behind earlier ones: order per sender is kept
         elif cell.mailbox.try_put(item):
             self._grant(target)
@@ -423,20 +454,28 @@ class Link:
         """Hand a full actor its parked messages as room appears (the reader never waits)."""
         parked = self._parked[cell]
         while parked:
-            await cell.mailbox.put(parked.popleft(), cell.label)
+            item = parked.popleft()
+            try:
+                await cell.mailbox.put(item, cell.label)
+            except MailboxFull:  # an Overflow.FAIL mailbox: refused, as a local send would be
+                cell._drop(item, "mailbox_full")
             self._grant(target)
         del self._parked[cell]
 
     def _grant(self, target: str) -> None:
-        granted = self._granted.get(target, 0) + 1
-        if granted >= CREDIT_BATCH:
+        # Counts are kept for a bounded number of targets (a peer may name a new one in each
+        # message): past that, credit goes back at once.
+        granted = self._granted.pop(target, 0) + 1
+        if granted >= CREDIT_BATCH or len(self._granted) >= _MAX_GRANT_TARGETS:
             self.queue_data([CREDIT, target, granted])
-            granted = 0
-        self._granted[target] = granted
+        else:
+            self._granted[target] = granted
 
     def _on_credit(self, target: Any, amount: Any) -> None:
         if not isinstance(target, str) or not isinstance(amount, int) or not 0 < amount <= WINDOW:
             raise LinkClosed("a malformed credit")
+        if target not in self._credit:
+            return  # nothing was sent there: its credit is already full (and no entry is made)
         self._credit[target] = min(WINDOW, self._credit.get(target, WINDOW) + amount)
         event = self._credit_waiters.pop(target, None)
         if event is not None:

@@ -260,6 +260,8 @@ class Node:
     async def _dial(self, peer: RemotePeer) -> None:
         assert peer.dial_address is not None
         dial = parse_dial_address(peer.dial_address)
+        if self.known_peers.is_revoked(dial.node_id):
+            raise HandshakeError("the key is revoked in known_peers", dial.node_id)
         stream = await trio.open_tcp_stream(dial.host, dial.port)
         try:
             with trio.fail_after(self.config.handshake_timeout):
@@ -313,6 +315,12 @@ class Node:
             self._handshakes_by_address[address] -= 1
             if not self._handshakes_by_address[address]:
                 del self._handshakes_by_address[address]
+        if not self.known_peers.is_allowed(link.peer.node_id):
+            # known_peers was reloaded during the handshake, and this key is out now.
+            refused = HandshakeError("the client's key is no longer allowed", link.peer.node_id)
+            self._rejected(address, link.peer.node_id, refused)
+            await trio.aclose_forcefully(stream)
+            return
         await self._run_link(link, None)
 
     def _rejected(self, address: str, peer: NodeId | None, exc: BaseException) -> None:
