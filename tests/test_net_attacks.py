@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -314,11 +315,25 @@ async def dial(
     return net.FramedChannel(stream, keys, max_frame=max_frame)
 
 
+_UNREAD: weakref.WeakKeyDictionary[net.FramedChannel, list[tuple[int, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def receive(channel: net.FramedChannel) -> tuple[int, Any]:
-    """The next frame: its type and its unpacked body (None if it has none)."""
-    plaintext, _tag = await channel.receive_frame()
-    body = msgpack.unpackb(plaintext[1:]) if len(plaintext) > 1 else None
-    return plaintext[0], body
+    """The next envelope (or bodiless frame): its frame type and its unpacked body (None if it
+    has none). A DATA frame may carry several envelopes: they come one per call."""
+    unread = _UNREAD.setdefault(channel, [])
+    if not unread:
+        plaintext, _tag = await channel.receive_frame()
+        if len(plaintext) > 1 and plaintext[0] == DATA:
+            unpacker = msgpack.Unpacker()
+            unpacker.feed(plaintext[1:])
+            unread.extend((DATA, envelope) for envelope in unpacker)
+        else:
+            body = msgpack.unpackb(plaintext[1:]) if len(plaintext) > 1 else None
+            unread.append((plaintext[0], body))
+    return unread.pop(0)
 
 
 @asynccontextmanager

@@ -4,7 +4,8 @@ This is the layer below links and nodes: :func:`client_handshake` / :func:`serve
 authenticate both ends of a stream (Secret Handshake v1, with session keys bound to the
 transcript) and a :class:`FramedChannel` then carries encrypted frames over it. Node identities
 are Ed25519 keys (:class:`Identity`, :class:`NodeId`); a shared :class:`ClusterKey` keeps
-strangers out; :class:`KnownPeers` is the allowlist. See the security guide (docs/guides/security.md).
+strangers out; :class:`KnownPeers` is the allowlist. See the security guide
+(docs/guides/security.md).
 
 Example::
 

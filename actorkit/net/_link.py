@@ -47,13 +47,14 @@ MIN_PROTOCOL_VERSION = 1
 
 # Frame types (the first byte of every plaintext).
 HELLO, DATA, PING, PONG, CLOSE = 1, 2, 3, 4, 5
+_DATA_PREFIX = bytes((DATA,))
 # Envelope kinds (the first item of a DATA body).
 TELL, ASK, REPLY, FAIL, WATCH, UNWATCH, TERMINATED, CREDIT = range(8)
 
 #: Messages one sender may have in flight to one remote actor.
-WINDOW = 256
+WINDOW = 1024
 #: Credit is returned in batches of this many messages.
-CREDIT_BATCH = 64
+CREDIT_BATCH = 256
 #: Targets for which credit not yet returned is counted, at most.
 _MAX_GRANT_TARGETS = 1024
 #: At most this many ``link_message_refused`` events a second per link.
@@ -120,7 +121,8 @@ class Link:
         self.close_reason = "closed"
         self.incarnation: str | None = None
         self._codec = node.codec.bind_refs(self._encode_ref, self._decode_ref)
-        self._out: list[bytes] = []
+        self._out: list[bytes] = []  # control frames (PING, PONG)
+        self._out_data: list[bytes] = []  # packed envelopes, framed by the writer
         self._out_ready = trio.Event()
         self._send_lock = trio.Lock()  # the writer's and close()'s sends must not overlap
         self._credit: dict[str, int] = {}
@@ -192,8 +194,7 @@ class Link:
             try:
                 # After the writer's frames in flight, if any: one sender at a time.
                 async with self._send_lock:
-                    frames, self._out = self._out, []
-                    await self.channel.send_frames(frames)
+                    await self.channel.send_frames(self._take_frames())
                     await self.channel.close_final(bytes((CLOSE,)))
             except (LinkError, trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
@@ -221,7 +222,18 @@ class Link:
     # -- writing --------------------------------------------------------------------------------
 
     def queue_data(self, envelope: list[Any]) -> None:
-        self._queue(_frame(DATA, envelope))
+        """Queue one envelope; the writer packs all queued envelopes into as few DATA frames
+        as fit (one encryption and one length per frame, not per message)."""
+        if self.closed:
+            return
+        packed: bytes = msgpack.packb(envelope, use_bin_type=True)
+        if len(packed) >= self.channel.max_frame:
+            raise CodecError(
+                f"a message of {len(packed)} bytes is larger than the link's max_frame "
+                f"({self.channel.max_frame})"
+            )
+        self._out_data.append(packed)
+        self._out_ready.set()
 
     def _queue(self, frame: bytes) -> None:
         if self.closed:
@@ -239,18 +251,36 @@ class Link:
         while True:
             await self._out_ready.wait()
             self._out_ready = trio.Event()
-            if not self._out:
+            if not self._out and not self._out_data:
                 continue
             try:
                 lock.acquire_nowait()  # free unless close() is sending: no extra schedule point
             except trio.WouldBlock:
                 await lock.acquire()
             try:
-                frames, self._out = self._out, []
+                frames = self._take_frames()
                 if frames:
                     await self.channel.send_frames(frames)
             finally:
                 lock.release()
+
+    def _take_frames(self) -> list[bytes]:
+        """Everything queued, as frames: control frames, then envelopes packed into DATA
+        frames of at most max_frame bytes."""
+        frames, self._out = self._out, []
+        envelopes, self._out_data = self._out_data, []
+        limit = self.channel.max_frame - 1
+        chunk: list[bytes] = [_DATA_PREFIX]
+        size = 0
+        for packed in envelopes:
+            if size + len(packed) > limit:
+                frames.append(b"".join(chunk))
+                chunk, size = [_DATA_PREFIX], 0
+            chunk.append(packed)
+            size += len(packed)
+        if size:
+            frames.append(b"".join(chunk))
+        return frames
 
     async def _keepalive(self) -> None:
         config = self.node.config
@@ -347,17 +377,28 @@ class Link:
                     raise LinkClosed(f"an unexpected frame of type {kind}")
 
     def _on_data(self, plaintext: bytes) -> None:
+        """A DATA frame: one or more envelopes, one after the other."""
+        unpacker = msgpack.Unpacker(
+            raw=False,
+            max_buffer_size=len(plaintext),
+            max_bin_len=self.channel.max_frame,
+            **_ENVELOPE_LIMITS,
+        )
+        unpacker.feed(memoryview(plaintext)[1:])
         try:
-            envelope = msgpack.unpackb(
-                memoryview(plaintext)[1:],
-                raw=False,
-                max_bin_len=self.channel.max_frame,
-                **_ENVELOPE_LIMITS,
-            )
+            envelopes = list(unpacker)
         except Exception as exc:  # msgpack raises several types for malformed input
             raise LinkClosed(f"a malformed envelope ({type(exc).__name__})") from None
-        if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], int):
-            raise LinkClosed("an envelope must be a list starting with its kind")
+        if not envelopes:
+            raise LinkClosed("a DATA frame without an envelope")
+        # The whole frame is checked before any of it is acted on.
+        for envelope in envelopes:
+            if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], int):
+                raise LinkClosed("an envelope must be a list starting with its kind")
+        for envelope in envelopes:
+            self._on_envelope(envelope)
+
+    def _on_envelope(self, envelope: list[Any]) -> None:
         kind = envelope[0]
         try:
             if kind == TELL:
