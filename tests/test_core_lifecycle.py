@@ -1,7 +1,6 @@
 """Core lifecycle: the runtime's scope, on_start/on_stop, StartFailed, ctx, children, ctx.stop()."""
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

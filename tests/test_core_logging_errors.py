@@ -1,7 +1,6 @@
 """Core structlog events, the opt-in logging configuration, and the error hierarchy."""
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ Hypothesis drives plain sync tests, each example running its own ``trio.run`` on
 """
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

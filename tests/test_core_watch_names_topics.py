@@ -1,7 +1,6 @@
 """Core crashes, watching, names and topics."""
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

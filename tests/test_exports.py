@@ -1,7 +1,6 @@
 """The public face of ``actorkit``: the core names are exported, and each one is documented."""
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 import inspect
 

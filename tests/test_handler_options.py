@@ -4,7 +4,6 @@ Every async test requests the ``autojump_clock`` fixture, so times are asserted 
 """
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Encrypted framing: round trips, coalescing, rekeying, and every tampering the design lists."""
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

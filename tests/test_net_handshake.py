@@ -1,7 +1,6 @@
 """Secret Handshake v1: success, every attack the design lists, and independent vectors."""
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Node identities, the cluster key, key files, known_peers and dial addresses."""
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -130,7 +130,7 @@ async def test_remote_sends_keep_their_order() -> None:
             await billing.send(Charge(order_id, 1))
         await billing.ask(Charge(-1, 0), timeout=5.0)
         instance = c.billing.lookup("billing")._cell.instance
-        assert list(range(600)) + [-1] == instance.seen  # type: ignore[union-attr]
+        assert [*range(600), -1] == instance.seen  # type: ignore[union-attr]
 
 
 async def test_remote_crash_is_actor_crashed_with_type_and_text_only() -> None:
@@ -247,15 +247,19 @@ async def test_connect_events_and_on_connect_handlers() -> None:
     orders_id, billing_id = net.Identity.generate(), net.Identity.generate()
     cluster = net.ClusterKey.generate()
     with capture_events() as events:
-        async with ak.open_runtime(
-            node=_config(billing_id, cluster, f"orders {orders_id.public}\n", listen="127.0.0.1:0")
-        ) as billing:
-            async with ak.open_runtime(
+        async with (
+            ak.open_runtime(
+                node=_config(
+                    billing_id, cluster, f"orders {orders_id.public}\n", listen="127.0.0.1:0"
+                )
+            ) as billing,
+            ak.open_runtime(
                 node=_config(orders_id, cluster, f"billing {billing_id.public}\n")
-            ) as orders:
-                await orders.spawn(Greeter)
-                await orders.connect(billing.node.dial_address)
-                await trio.testing.wait_all_tasks_blocked()
+            ) as orders,
+        ):
+            await orders.spawn(Greeter)
+            await orders.connect(billing.node.dial_address)
+            await trio.testing.wait_all_tasks_blocked()
     assert ["billing"] == [info.name for info in infos]
     assert infos[0].fingerprint == billing_id.public.fingerprint
     connected = events.named("peer_connected")

@@ -5,7 +5,6 @@ Hypothesis properties run each example in its own ``trio.run`` on a MockClock.
 """
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

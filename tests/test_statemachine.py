@@ -6,7 +6,7 @@ gen_statem is the reference. Every async test runs on Trio's virtual clock (the
 
 # The suite asserts `expected == actual`, so literals sit on the left on purpose; state machines
 # declare their tables as class-level data, read-only by design.
-# ruff: noqa: SIM300, RUF012
+# ruff: noqa: RUF012
 
 from __future__ import annotations
 

@@ -94,9 +94,10 @@ def _server(kind: str) -> Iterator[list[str]]:
         assert process.stdout is not None
         yield process.stdout.readline().split()
     finally:
-        assert process.stdin is not None
-        process.stdin.close()
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.close()  # the server's signal to stop
         process.wait(timeout=30)
+        process.stdout.close()
 
 
 def _config(words: list[str]) -> net.NodeConfig:
