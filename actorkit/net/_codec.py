@@ -55,19 +55,18 @@ class CodecLimits:
 
 
 def _depth_ok(value: Any, limit: int) -> bool:
-    """True if ``value`` nests containers no deeper than ``limit`` (checked without recursion)."""
+    """True if ``value`` nests containers no deeper than ``limit`` (checked without recursion;
+    only containers are visited, and map keys are always scalars: ``strict_map_key``)."""
+    if type(value) is not list and type(value) is not dict:
+        return True
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, list | tuple):
-            if depth > limit:
-                return False
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, dict):
-            if depth > limit:
-                return False
-            stack.extend((child, depth + 1) for child in item.values())
-            stack.extend((key, depth + 1) for key in item)
+        if depth > limit:
+            return False
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is list or type(child) is dict:
+                stack.append((child, depth + 1))
     return True
 
 
