@@ -64,9 +64,10 @@ def _depth_ok(value: Any, limit: int) -> bool:
         item, depth = stack.pop()
         if depth > limit:
             return False
-        for child in item.values() if type(item) is dict else item:
-            if type(child) is list or type(child) is dict:
-                stack.append((child, depth + 1))
+        children = item.values() if type(item) is dict else item
+        stack.extend(
+            (child, depth + 1) for child in children if type(child) is list or type(child) is dict
+        )
     return True
 
 
@@ -178,6 +179,8 @@ class Codec:
 
     def to_wire(self, message: Any) -> list[Any]:
         """``[type_name, fields]`` for ``message`` (for embedding in an envelope)."""
+        if isinstance(message, ActorRef):
+            return ["ref", self._unstructure_ref(message)]  # a ref may be a whole message too
         type_name = self._by_type.get(type(message))
         if type_name is None:
             raise CodecError(
@@ -211,6 +214,8 @@ class Codec:
         if not (isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], str)):
             raise CodecError("a message must be [type_name, fields]")
         type_name, fields = raw
+        if type_name == "ref":
+            return self._structure_ref(fields, ActorRef)
         builtin = _BUILTINS.get(type_name)
         if builtin is not None:
             if type(fields) is not builtin:

@@ -213,7 +213,9 @@ class RemoteRef(ActorRef):
 
     def _check(self, message: Any) -> None:
         check_immutable(message)
-        if not self._peer.node.codec.is_registered(type(message)):
+        if not (
+            isinstance(message, ActorRef) or self._peer.node.codec.is_registered(type(message))
+        ):
             from ._codec import CodecError  # noqa: PLC0415 (avoids an import cycle)
 
             raise CodecError(

@@ -1,0 +1,154 @@
+"""Links come back after a loss (the dialling side re-dials with backoff), and a restarted node
+is a new incarnation: refs to its old actors fail cleanly, names keep working."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import trio
+
+import actorkit as ak
+from actorkit import net
+from actorkit.testing import Probe
+
+
+@attrs.frozen
+class Ping:
+    n: int
+
+
+@attrs.frozen
+class GiveRef:
+    pass
+
+
+class Echo(ak.Actor):
+    @ak.on(Ping)
+    async def ping(self, msg: Ping) -> int:
+        return msg.n
+
+
+class Worker(ak.Actor):
+    @ak.on(Ping)
+    async def ping(self, msg: Ping) -> int:
+        return -msg.n
+
+
+class Hands(ak.Actor):
+    """Gives out a ref to an unnamed worker (a capability bound to this incarnation)."""
+
+    def __init__(self) -> None:
+        self.worker: ak.ActorRef | None = None
+
+    async def on_start(self) -> None:
+        self.worker = await self.ctx.spawn(Worker)
+
+    @ak.on(GiveRef)
+    async def give(self, msg: GiveRef) -> ak.ActorRef:
+        assert self.worker is not None
+        return self.worker
+
+
+def configs(port: int = 0) -> tuple[net.NodeConfig, net.NodeConfig]:
+    server, client, cluster = (
+        net.Identity.generate(),
+        net.Identity.generate(),
+        net.ClusterKey.generate(),
+    )
+    fast = ak.Backoff(initial=0.01, maximum=0.05, jitter=0)
+    return (
+        net.NodeConfig(
+            identity=server,
+            cluster_key=cluster,
+            known_peers=net.KnownPeers.parse(f"client {client.public}\n"),
+            listen=f"127.0.0.1:{port}",
+            name="server",
+        ),
+        net.NodeConfig(
+            identity=client,
+            cluster_key=cluster,
+            known_peers=net.KnownPeers.parse(f"server {server.public}\n"),
+            name="client",
+            reconnect=fast,
+        ),
+    )
+
+
+async def serve(
+    config: net.NodeConfig, ready: trio.Event, stop: trio.Event, box: list[str]
+) -> None:
+    async with ak.open_runtime(node=config) as rt:
+        for message_type in (Ping, GiveRef):
+            rt.codec.register(message_type)
+        await rt.spawn(Echo, name="echo")
+        await rt.spawn(Hands, name="hands")
+        rt.export("echo")
+        rt.export("hands")
+        box.append(rt.node.dial_address)
+        ready.set()
+        await stop.wait()
+
+
+async def wait_connected(peer: net.RemotePeer) -> None:
+    with trio.fail_after(10):
+        await peer.wait_connected()
+
+
+async def test_a_lost_link_is_redialled_with_backoff() -> None:
+    """When the link breaks, the dialling node re-dials, and asks work again."""
+    server_config, client_config = configs()
+    ready, stop, box = trio.Event(), trio.Event(), []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, server_config, ready, stop, box)
+        await ready.wait()
+        async with ak.open_runtime(node=client_config) as client:
+            for message_type in (Ping, GiveRef):
+                client.codec.register(message_type)
+            peer = await client.connect(box[0])
+            echo = peer.lookup("echo")
+            assert 1 == await echo.ask(Ping(1), timeout=5)
+            probe = await Probe.start(client)
+            probe.subscribe_events()
+            assert peer.link is not None
+            await peer.link.channel.stream.aclose()  # the connection breaks under the link
+            await probe.expect_event("peer_disconnected", timeout=10, peer="server")
+            await probe.expect_event("peer_connected", timeout=10, peer="server")
+            assert peer.is_connected
+            assert 2 == await echo.ask(Ping(2), timeout=5)
+        stop.set()
+
+
+async def test_a_restarted_node_is_a_new_incarnation() -> None:
+    """After the peer restarts, refs by name work again; a ref to an actor of its old
+    incarnation fails with NodeDown instead of reaching whatever has that id now."""
+    server_config, client_config = configs()
+    ready, stop, box = trio.Event(), trio.Event(), []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, server_config, ready, stop, box)
+        await ready.wait()
+        address = box[0]
+        port = int(address.split("#")[0].rsplit(":", 1)[1])
+        async with ak.open_runtime(node=client_config) as client:
+            for message_type in (Ping, GiveRef):
+                client.codec.register(message_type)
+            peer = await client.connect(address)
+            worker = await peer.lookup("hands").ask(GiveRef(), timeout=5)
+            assert isinstance(worker, net.RemoteRef)
+            assert -3 == await worker.ask(Ping(3), timeout=5)
+            old_incarnation = peer.incarnation
+
+            probe = await Probe.start(client)
+            probe.subscribe_events()
+            stop.set()  # the server node stops...
+            await probe.expect_event("peer_disconnected", timeout=10, peer="server")
+            restarted = attrs.evolve(server_config, listen=f"127.0.0.1:{port}")
+            ready2, stop2 = trio.Event(), trio.Event()
+            nursery.start_soon(serve, restarted, ready2, stop2, [])  # ...and comes back
+            await ready2.wait()
+            await wait_connected(peer)
+            assert peer.incarnation != old_incarnation
+            assert 4 == await peer.lookup("echo").ask(Ping(4), timeout=5)
+            assert not worker.alive
+            with pytest.raises(net.NodeDown, match="restarted"):
+                await worker.ask(Ping(5), timeout=5)
+            stop2.set()
