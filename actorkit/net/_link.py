@@ -53,6 +53,8 @@ TELL, ASK, REPLY, FAIL, WATCH, UNWATCH, TERMINATED, CREDIT = range(8)
 
 #: Messages one sender may have in flight to one remote actor.
 WINDOW = 1024
+#: A peer that lets more than this many outgoing messages pile up (it does not read) is cut off.
+MAX_QUEUED = 100_000
 #: Credit is returned in batches of this many messages.
 CREDIT_BATCH = 256
 #: Targets for which credit not yet returned is counted, at most.
@@ -123,6 +125,7 @@ class Link:
         self._codec = node.codec.bind_refs(self._encode_ref, self._decode_ref)
         self._out: list[bytes] = []  # control frames (PING, PONG)
         self._out_data: list[bytes] = []  # packed envelopes, framed by the writer
+        self._overflowed = False
         self._out_ready = trio.Event()
         self._send_lock = trio.Lock()  # the writer's and close()'s sends must not overlap
         self._credit: dict[str, int] = {}
@@ -234,6 +237,8 @@ class Link:
             )
         self._out_data.append(packed)
         self._out_ready.set()
+        if len(self._out_data) > MAX_QUEUED:
+            self._overflowed = True  # the writer ends the link
 
     def _queue(self, frame: bytes) -> None:
         if self.closed:
@@ -245,12 +250,19 @@ class Link:
             )
         self._out.append(frame)
         self._out_ready.set()
+        if len(self._out) > MAX_QUEUED:
+            self._overflowed = True  # the writer ends the link
 
     async def _writer(self) -> None:
         lock = self._send_lock
         while True:
             await self._out_ready.wait()
             self._out_ready = trio.Event()
+            if self._overflowed:
+                raise LinkClosed(
+                    f"{self.peer.name} does not read what this node sends "
+                    f"(more than {MAX_QUEUED} messages queued)"
+                )
             if not self._out and not self._out_data:
                 continue
             try:
