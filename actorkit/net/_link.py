@@ -227,30 +227,24 @@ class Link:
     def queue_data(self, envelope: list[Any]) -> None:
         """Queue one envelope; the writer packs all queued envelopes into as few DATA frames
         as fit (one encryption and one length per frame, not per message)."""
-        if self.closed:
-            return
         packed: bytes = msgpack.packb(envelope, use_bin_type=True)
         if len(packed) >= self.channel.max_frame:
             raise CodecError(
                 f"a message of {len(packed)} bytes is larger than the link's max_frame "
                 f"({self.channel.max_frame})"
             )
-        self._out_data.append(packed)
-        self._out_ready.set()
-        if len(self._out_data) > MAX_QUEUED:
-            self._overflowed = True  # the writer ends the link
+        self._enqueue(self._out_data, packed)
 
     def _queue(self, frame: bytes) -> None:
+        """Queue a control frame (PING, PONG)."""
+        self._enqueue(self._out, frame)
+
+    def _enqueue(self, queue: list[bytes], item: bytes) -> None:
         if self.closed:
             return
-        if len(frame) > self.channel.max_frame:
-            raise CodecError(
-                f"a message of {len(frame)} bytes is larger than the link's max_frame "
-                f"({self.channel.max_frame})"
-            )
-        self._out.append(frame)
+        queue.append(item)
         self._out_ready.set()
-        if len(self._out) > MAX_QUEUED:
+        if len(queue) > MAX_QUEUED:
             self._overflowed = True  # the writer ends the link
 
     async def _writer(self) -> None:
