@@ -323,46 +323,47 @@ class Cell:
 
     async def run(self) -> None:
         """The actor's whole life: first start, the message loop (with recoveries), the end."""
-        # Shielded throughout: cancelling the runtime's nursery never tears an actor down
-        # half-way; the runtime (or a supervisor) stops actors in order, through stop().
-        with trio.CancelScope(shield=True):
-            self._task = trio.lowlevel.current_task()
-            start, self._start = self._start, None
-            reason: BaseException | None = None
-            running = True
-            start_error: StartFailed | None = None
+        self._task = trio.lowlevel.current_task()
+        start, self._start = self._start, None
+        reason: BaseException | None = None
+        start_error: StartFailed | None = None
+        # One shielded scope for the actor's normal life: cancelling the runtime's nursery never
+        # tears an actor down half-way (the runtime stops actors in order, through stop()), and
+        # stop() cancels this scope if the current handler, or a hanging on_start, outlasts the
+        # shutdown time. One scope, not two: each costs memory for the actor's whole life.
+        with trio.CancelScope(shield=True) as self._scope:
             if start is not None:
                 # The instance was made by spawn, so that __init__ errors reach the spawner.
                 start_error = await self._first_boot(start)
-                if start_error is not None:
-                    reason = start_error.__cause__
-                    running = False
-            if running:
+            if start_error is None:
                 self.status = "running"
+                reason = await self._loop()
+        if start is not None and start_error is None and not start.done:
+            start_error = self._start_failed(ActorStopped(self.label))  # cut off in on_start
+        if start_error is not None:
+            reason = start_error.__cause__
+        with trio.CancelScope(shield=True):
+            running = start_error is None and await self._between_runs(reason)
             while running:
-                # stop() cancels this scope if the current handler outlasts the shutdown time.
+                # A run after a restart in place: a fresh scope for stop() to cancel.
                 with trio.CancelScope() as self._scope:
                     reason = await self._loop()
                 running = await self._between_runs(reason)
             await self._terminate(reason)
-            if start is not None and start_error is not None:
-                # Only now: the spawner learns of the failure once what started is stopped.
-                start.fail(start_error)
+        if start is not None and start_error is not None:
+            # Only now: the spawner learns of the failure once what started is stopped.
+            start.fail(start_error)
 
     async def _first_boot(self, start: AskRequest) -> StartFailed | None:
         """Boot the instance spawn made; return the error for the spawner if it failed."""
-        failure: BaseException | None = None
-        # Like the loop: only stop() can cut off a hanging on_start.
-        with trio.CancelScope() as self._scope:
-            try:
-                await self.instance._ak_boot()  # type: ignore[union-attr]
-            except Exception as exc:
-                failure = exc
-        if failure is None and self._scope.cancelled_caught:
-            failure = ActorStopped(self.label)
-        if failure is None:
-            start.resolve(None)
-            return None
+        try:
+            await self.instance._ak_boot()  # type: ignore[union-attr]
+        except Exception as exc:
+            return self._start_failed(exc)
+        start.resolve(None)
+        return None
+
+    def _start_failed(self, failure: BaseException) -> StartFailed:
         logger.error("actor_start_failed", **self.log_context(), exc_info=failure)
         error = StartFailed(self.label, failure)
         error.__cause__ = failure
