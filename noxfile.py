@@ -46,5 +46,7 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` runs a short smoke version.
     """
-    session.install(".", "rich>=13", "matplotlib>=3.8")
+    # The peers actorkit is measured against, in the same run: pykka (a thread per actor) and
+    # Thespian (its single-threaded simpleSystemBase).
+    session.install(".", "rich>=13", "matplotlib>=3.8", "pykka>=4.1", "thespian>=4.0")
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -94,7 +94,8 @@ def _server(kind: str) -> Iterator[list[str]]:
         assert process.stdout is not None
         yield process.stdout.readline().split()
     finally:
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         process.stdin.close()  # the server's signal to stop
         process.wait(timeout=30)
         process.stdout.close()
