@@ -298,14 +298,14 @@ class Cell:
 
     async def _stop_instance(self, reason: BaseException | None) -> None:
         """Run the current instance's ``on_stop`` within the shutdown deadline, then drop it."""
-        instance, self.instance = self.instance, None
-        if instance is None:
-            return
         if self.children:
             # Children spawned by this instance end with it, before its on_stop (as linked
             # processes do in OTP); a restarted instance starts its own.
             for child in reversed(list(self.children)):
                 await child.stop()
+        instance, self.instance = self.instance, None
+        if instance is None:
+            return
         self._cancel_timers()
         self._release_deferred()
         with trio.CancelScope(shield=True, deadline=self._shutdown_deadline()) as scope:
@@ -753,11 +753,7 @@ class Cell:
     async def _terminate(self, reason: BaseException | None) -> None:
         """Everything that happens once the actor has ended, whatever ended it."""
         self.status = "stopping"
-        with trio.CancelScope(shield=True):
-            if self.children:
-                for child in reversed(list(self.children)):
-                    await child.stop()
-            await self._stop_instance(reason)
+        await self._stop_instance(reason)  # its children first (run() shields all of this)
         self._cancel_timers()
         self.alive = False
         self.status = "stopped"

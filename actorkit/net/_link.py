@@ -213,9 +213,7 @@ class Link:
         for event in self._credit_waiters.values():
             event.set()
         for watcher in self._watched.values():
-            cell = self.node.find_target(self, watcher.target, check_access=False)
-            if cell is not None and cell.watchers:
-                cell.watchers.pop(watcher, None)  # type: ignore[call-overload]
+            self._drop_watcher(watcher)
         self._watched.clear()
         for cell, parked in self._parked.items():
             while parked:
@@ -430,9 +428,8 @@ class Link:
                 if not isinstance(target, str):
                     raise LinkClosed("a malformed unwatch")
                 watcher = self._watched.pop(target, None)
-                cell = self.node.find_target(self, target, check_access=False)
-                if watcher is not None and cell is not None and cell.watchers:
-                    cell.watchers.pop(watcher, None)  # type: ignore[call-overload]
+                if watcher is not None:
+                    self._drop_watcher(watcher)
             elif kind == TERMINATED:
                 _, target, reason = envelope
                 self.node.remote_terminated(self.peer, target, reason)
@@ -583,6 +580,12 @@ class Link:
             request.fail(CodecError(f"{self.peer.name} refused the message: {detail}"))
         else:
             request.fail(ActorStopped(label))
+
+    def _drop_watcher(self, watcher: _LinkWatcher) -> None:
+        """The peer no longer watches ``watcher.target``: take it out of the cell's watchers."""
+        cell = self.node.find_target(self, watcher.target, check_access=False)
+        if cell is not None and cell.watchers:
+            cell.watchers.pop(watcher, None)  # type: ignore[call-overload]
 
     def _on_watch(self, target: Any) -> None:
         if not isinstance(target, str):

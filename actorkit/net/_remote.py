@@ -227,24 +227,26 @@ class RemoteRef(ActorRef):
         """Send ``message`` to the remote actor; wait only for the link's flow control."""
         self._check(message)
         await trio.lowlevel.checkpoint_if_cancelled()
-        try:
-            link = self._peer._link_or_raise(self)
-        except NodeDown as exc:
-            self._peer.node.runtime._dead_letter(DeadLetter(message, self.name, "node_down"), None)
-            del exc
-            return
-        await link.send_tell(self._target, message)
+        link = self._link_or_dead_letter(message)
+        if link is not None:
+            await link.send_tell(self._target, message)
 
     def send_nowait(self, message: Any) -> None:
         """Send without waiting; raises :class:`MailboxFull` when the link's window to this
         actor is used up."""
         self._check(message)
+        link = self._link_or_dead_letter(message)
+        if link is not None:
+            link.send_tell_nowait(self._target, message, self.name)
+
+    def _link_or_dead_letter(self, message: Any) -> Link | None:
+        """The link to send on; if the peer is down, ``message`` is a dead letter (a tell
+        never raises for an unreachable target, as locally)."""
         try:
-            link = self._peer._link_or_raise(self)
+            return self._peer._link_or_raise(self)
         except NodeDown:
             self._peer.node.runtime._dead_letter(DeadLetter(message, self.name, "node_down"), None)
-            return
-        link.send_tell_nowait(self._target, message, self.name)
+            return None
 
     async def ask(self, message: Any, timeout: float | None = 5.0) -> Any:
         """As :meth:`ActorRef.ask`, over the link; also raises :class:`NodeDown`."""
