@@ -13,6 +13,7 @@ handled by hooks the link installs (see :meth:`Codec.bind_refs`).
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -71,6 +72,36 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
+#: Field types a message may hold for the fast path of decoding (see :func:`_flat_fields`).
+_SCALARS = frozenset({int, float, str, bytes, bool})
+
+
+def _flat_fields(cls: type) -> tuple[tuple[str, type], ...] | None:
+    """``(name, type)`` of every field of ``cls`` if all are plain scalars taken by ``__init__``
+    under their own names, else None.
+
+    Such a class is decoded without cattrs when the fields arrive exactly as they left
+    (every key, each value of its exact type): that is the common case, and the result is the
+    one cattrs would build. Anything else goes to cattrs, which decides, and explains what is
+    wrong. A flat message cannot nest, so it needs no depth check either.
+    """
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an unresolvable annotation: cattrs will say so
+        return None
+    if attrs.has(cls):
+        names = [(a.name, a.init and a.alias == a.name) for a in attrs.fields(cls)]
+    else:
+        names = [(f.name, f.init) for f in dataclasses.fields(cls)]
+    spec = []
+    for name, by_name in names:
+        kind = hints.get(name)
+        if not by_name or kind not in _SCALARS:
+            return None
+        spec.append((name, kind))
+    return tuple(spec)
+
+
 def _strict_converter() -> cattrs.Converter:
     """A msgpack converter that refuses extra fields and never coerces a scalar's type
     (cattrs would otherwise turn the string "7" into the int 7)."""
@@ -105,6 +136,12 @@ class Codec:
         self.limits = limits or CodecLimits()
         self._by_name: dict[str, type] = dict(_BUILTINS)
         self._by_type: dict[type, str] = {cls: name for name, cls in _BUILTINS.items()}
+        self._flat: dict[type, tuple[tuple[str, type], ...] | None] = {}
+        self._packer = msgpack.Packer(use_bin_type=True)
+        self._decoders: dict[str, Callable[[Any], Any]] = {}
+        self._unstructurers: dict[type, Callable[[Any], Any]] = {}
+        #: Types already checked as sendable (registered, immutable), for a send's fast path.
+        self.sendable: set[type] = set()
         self._converter = _strict_converter()
         self._encode_ref: Callable[[ActorRef], Any] | None = None
         self._decode_ref: Callable[[Any], ActorRef] | None = None
@@ -123,6 +160,8 @@ class Codec:
             type_name = name or klass.__qualname__
             if not isinstance(type_name, str) or not type_name:
                 raise TypeError(f"a type name must be a non-empty str, not {type_name!r}")
+            if type_name == "ref":
+                raise ValueError("the type name 'ref' is reserved for refs; pass another name=")
             taken = self._by_name.get(type_name)
             if taken is not None and taken is not klass:
                 raise ValueError(
@@ -131,6 +170,7 @@ class Codec:
                 )
             self._by_name[type_name] = klass
             self._by_type[klass] = type_name
+            self._flat[klass] = _flat_fields(klass)
             return klass  # type: ignore[return-value]
 
         return add if cls is None else add(cls)
@@ -147,7 +187,9 @@ class Codec:
         """A codec sharing this registry whose refs are encoded and decoded by a link."""
         bound = Codec.__new__(Codec)
         bound.limits = self.limits
-        bound._by_name, bound._by_type = self._by_name, self._by_type
+        bound._by_name, bound._by_type, bound._flat = self._by_name, self._by_type, self._flat
+        bound._packer = msgpack.Packer(use_bin_type=True)
+        bound._decoders, bound._unstructurers, bound.sendable = {}, {}, self.sendable
         bound._converter = self._converter.copy()
         bound._encode_ref, bound._decode_ref = encode, decode
         bound._converter.register_unstructure_hook(ActorRef, bound._unstructure_ref)
@@ -168,8 +210,13 @@ class Codec:
 
     def encode(self, message: Any) -> bytes:
         """``message`` as bytes; raises :class:`CodecError` if its type is not registered."""
+        cls = type(message)
+        unstructure = self._unstructurers.get(cls)
         try:
-            packed: bytes = msgpack.packb(self.to_wire(message), use_bin_type=True)
+            if unstructure is not None:
+                packed: bytes = self._packer.pack([self._by_type[cls], unstructure(message)])
+            else:
+                packed = self._packer.pack(self._to_wire(message))
         except (OverflowError, ValueError, TypeError) as exc:
             raise CodecError(
                 f"a {type(message).__qualname__} cannot cross a link ({exc}); integers must "
@@ -177,8 +224,8 @@ class Codec:
             ) from None
         return packed
 
-    def to_wire(self, message: Any) -> list[Any]:
-        """``[type_name, fields]`` for ``message`` (for embedding in an envelope)."""
+    def _to_wire(self, message: Any) -> list[Any]:
+        """``[type_name, fields]`` for ``message``."""
         if isinstance(message, ActorRef):
             return ["ref", self._unstructure_ref(message)]  # a ref may be a whole message too
         type_name = self._by_type.get(type(message))
@@ -187,7 +234,9 @@ class Codec:
                 f"{type(message).__qualname__} is not registered for peer links; register it "
                 "on every node with rt.codec.register(...)"
             )
-        return [type_name, self._converter.unstructure(message)]
+        unstructure = self._converter.get_unstructure_hook(type(message))
+        self._unstructurers[type(message)] = unstructure  # encode()'s fast path
+        return [type_name, unstructure(message)]
 
     def decode(self, data: bytes) -> Any:
         """The message in ``data``; raises :class:`CodecError` for anything unexpected."""
@@ -207,34 +256,75 @@ class Codec:
             )
         except Exception as exc:  # msgpack raises several types for malformed input
             raise CodecError(f"malformed message: {type(exc).__name__}") from None
-        return self.from_wire(raw)
-
-    def from_wire(self, raw: Any) -> Any:
-        """The message ``raw`` (``[type_name, fields]``, already unpacked) stands for."""
-        if not (isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], str)):
+        if type(raw) is not list or len(raw) != 2 or type(raw[0]) is not str:
             raise CodecError("a message must be [type_name, fields]")
         type_name, fields = raw
+        return (self._decoders.get(type_name) or self._decoder(type_name))(fields)
+
+    def _decoder(self, type_name: str) -> Callable[[Any], Any]:
+        """How to build a ``type_name`` from its fields; cached, for registered names only
+        (a peer naming a new type in each message must not grow the cache)."""
         if type_name == "ref":
-            return self._structure_ref(fields, ActorRef)
-        builtin = _BUILTINS.get(type_name)
-        if builtin is not None:
-            if type(fields) is not builtin:
-                raise CodecError(f"a {type_name} carrying a {type(fields).__name__}")
-            return fields
-        cls = self._by_name.get(type_name)
-        if cls is None:
-            # Refused by name alone: nothing is imported or built for an unknown name.
-            raise CodecError(f"the type name {type_name[:80]!r} is not registered here")
-        if not _depth_ok(fields, self.limits.max_depth):
-            raise CodecError(f"a message nests deeper than {self.limits.max_depth} levels")
-        try:
-            return self._converter.structure(fields, cls)
-        except CodecError:
-            raise
-        except Exception as exc:  # cattrs reports bad fields as (groups of) several errors
-            detail = (
-                cattrs.transform_error(exc)
-                if isinstance(exc, cattrs.BaseValidationError)
-                else [type(exc).__name__]
-            )
-            raise CodecError(f"a {type_name} with bad fields: {'; '.join(detail)[:300]}") from None
+            decoder: Callable[[Any], Any] = lambda fields: self._structure_ref(fields, ActorRef)
+        elif type_name in _BUILTINS:
+            decoder = _builtin_decoder(type_name, _BUILTINS[type_name])
+        else:
+            cls = self._by_name.get(type_name)
+            if cls is None:
+                # Refused by name alone: nothing is imported or built for an unknown name.
+                raise CodecError(f"the type name {type_name[:80]!r} is not registered here")
+            decoder = self._class_decoder(type_name, cls)
+        self._decoders[type_name] = decoder
+        return decoder
+
+    def _class_decoder(self, type_name: str, cls: type) -> Callable[[Any], Any]:
+        structure, max_depth = self._converter.structure, self.limits.max_depth
+
+        def decode(fields: Any) -> Any:
+            try:
+                if not _depth_ok(fields, max_depth):
+                    raise CodecError(f"a message nests deeper than {max_depth} levels")
+                return structure(fields, cls)
+            except CodecError:
+                raise
+            except Exception as exc:  # cattrs reports bad fields as (groups of) several errors
+                raise _bad_fields(type_name, exc) from None
+
+        flat = self._flat.get(cls)
+        if flat is None:
+            return decode
+        size = len(flat)
+
+        def decode_flat(fields: Any) -> Any:
+            # The fields exactly as a peer's encode() sends them: build the message directly.
+            if type(fields) is dict and len(fields) == size:
+                for name, kind in flat:
+                    value = fields.get(name)
+                    if type(value) is not kind and not (kind is float and type(value) is int):
+                        break
+                else:
+                    try:
+                        return cls(**fields)
+                    except Exception as exc:  # a validator of the class refused a value
+                        raise _bad_fields(type_name, exc) from None
+            return decode(fields)  # anything else: cattrs decides, and says what is wrong
+
+        return decode_flat
+
+
+def _builtin_decoder(type_name: str, kind: type) -> Callable[[Any], Any]:
+    def decode(fields: Any) -> Any:
+        if type(fields) is not kind:
+            raise CodecError(f"a {type_name} carrying a {type(fields).__name__}")
+        return fields
+
+    return decode
+
+
+def _bad_fields(type_name: str, exc: Exception) -> CodecError:
+    detail = (
+        cattrs.transform_error(exc)
+        if isinstance(exc, cattrs.BaseValidationError)
+        else [type(exc).__name__]
+    )
+    return CodecError(f"a {type_name} with bad fields: {'; '.join(detail)[:300]}")

@@ -69,6 +69,9 @@ _ENVELOPE_LIMITS = {
 }
 
 
+_UNCHECKED: Any = object()
+
+
 class LinkClosed(LinkError):
     """The link was closed (cleanly, or after a protocol violation)."""
 
@@ -123,6 +126,10 @@ class Link:
         self.close_reason = "closed"
         self.incarnation: str | None = None
         self._codec = node.codec.bind_refs(self._encode_ref, self._decode_ref)
+        self._pack = msgpack.Packer(use_bin_type=True).pack  # reused: packb makes one per call
+        self._max_envelope = channel.max_frame - 1  # an envelope must fit a DATA frame
+        self._decode = self._codec.decode
+        self._reachable: dict[str, Cell | None] = {}  # the frame being handled: target -> actor
         self._out: list[bytes] = []  # control frames (PING, PONG)
         self._out_data: list[bytes] = []  # packed envelopes, framed by the writer
         self._overflowed = False
@@ -225,25 +232,27 @@ class Link:
     def queue_data(self, envelope: list[Any]) -> None:
         """Queue one envelope; the writer packs all queued envelopes into as few DATA frames
         as fit (one encryption and one length per frame, not per message)."""
-        packed: bytes = msgpack.packb(envelope, use_bin_type=True)
-        if len(packed) >= self.channel.max_frame:
+        packed: bytes = self._pack(envelope)
+        if len(packed) > self._max_envelope:
             raise CodecError(
                 f"a message of {len(packed)} bytes is larger than the link's max_frame "
                 f"({self.channel.max_frame})"
             )
-        self._enqueue(self._out_data, packed)
-
-    def _queue(self, frame: bytes) -> None:
-        """Queue a control frame (PING, PONG)."""
-        self._enqueue(self._out, frame)
-
-    def _enqueue(self, queue: list[bytes], item: bytes) -> None:
         if self.closed:
-            return
-        queue.append(item)
+            return  # the link's end has failed or dead-lettered what depended on it
+        queue = self._out_data
+        queue.append(packed)
         self._out_ready.set()
         if len(queue) > MAX_QUEUED:
             self._overflowed = True  # the writer ends the link
+
+    def _queue(self, frame: bytes) -> None:
+        """Queue a control frame (PING, PONG)."""
+        if not self.closed:
+            self._out.append(frame)
+            self._out_ready.set()
+            if len(self._out) > MAX_QUEUED:  # PONGs to a peer that pings but never reads
+                self._overflowed = True
 
     async def _writer(self) -> None:
         lock = self._send_lock
@@ -308,15 +317,23 @@ class Link:
             raise NodeDown(self.peer.name, self.close_reason)
         self._credit[target] = self._credit.get(target, WINDOW) - 1
 
+    def try_tell(self, target: str, message: Any) -> bool:
+        """Queue a tell if the window to ``target`` has room (the fast path of a send);
+        return False if the sender must wait for credit."""
+        credit = self._credit.get(target, WINDOW)
+        if credit <= 0:
+            return False
+        self._credit[target] = credit - 1
+        self.queue_data([TELL, target, self._codec.encode(message)])
+        return True
+
     async def send_tell(self, target: str, message: Any) -> None:
         await self._take_credit(target)
         self.queue_data([TELL, target, self._codec.encode(message)])
 
     def send_tell_nowait(self, target: str, message: Any, label: str) -> None:
-        if self._credit.get(target, WINDOW) <= 0:
+        if not self.try_tell(target, message):
             raise MailboxFull(label, WINDOW)
-        self._credit[target] = self._credit.get(target, WINDOW) - 1
-        self.queue_data([TELL, target, self._codec.encode(message)])
 
     async def send_ask(self, target: str, ask_id: int, message: Any) -> None:
         await self._take_credit(target)
@@ -399,8 +416,14 @@ class Link:
         for envelope in envelopes:
             if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], int):
                 raise LinkClosed("an envelope must be a list starting with its kind")
-        for envelope in envelopes:
-            self._on_envelope(envelope)
+        try:
+            for envelope in envelopes:
+                if envelope[0] == TELL and len(envelope) == 3:  # the common case, direct
+                    self._on_message(envelope[1], envelope[2], None)
+                else:
+                    self._on_envelope(envelope)
+        finally:
+            self._reachable.clear()  # access is decided afresh for each frame
 
     def _on_envelope(self, envelope: list[Any]) -> None:
         kind = envelope[0]
@@ -410,6 +433,8 @@ class Link:
                 self._on_message(target, payload, None)
             elif kind == ASK:
                 _, target, ask_id, payload = envelope
+                if type(ask_id) is not int:
+                    raise LinkClosed("an ask id must be an int")
                 self._on_message(target, payload, ask_id)
             elif kind == REPLY:
                 _, ask_id, payload = envelope
@@ -460,18 +485,19 @@ class Link:
             self.queue_data([FAIL, ask_id, reason, detail[:200]])
         self._grant(str(target)[:256])
 
-    def _on_message(self, target: Any, payload: Any, ask_id: Any) -> None:
-        if ask_id is not None and not isinstance(ask_id, int):
-            raise LinkClosed("an ask id must be an int")
-        if not isinstance(target, str) or not isinstance(payload, bytes):
+    def _on_message(self, target: Any, payload: Any, ask_id: int | None) -> None:
+        if type(target) is not str or type(payload) is not bytes:
             raise LinkClosed("a message envelope must be [kind, target, (id,) payload]")
-        # Access is checked before the payload is decoded.
-        cell = self.node.find_target(self, target, check_access=True)
+        # Access is checked before the payload is decoded: once per target in a frame (the
+        # frame is handled without a schedule point, so the answer cannot change meanwhile).
+        cell = self._reachable.get(target, _UNCHECKED)
+        if cell is _UNCHECKED:
+            cell = self._reachable[target] = self.node.find_target(self, target, check_access=True)
         if cell is None:
             self._refuse(target, ask_id, "not_found", "no such actor is exported to this node")
             return
         try:
-            message = self._codec.decode(payload)
+            message = self._decode(payload)
         except CodecError as exc:
             self._refuse(target, ask_id, "bad_message", str(exc))
             return
@@ -496,24 +522,27 @@ class Link:
 
     async def _drain(self, cell: Cell, target: str) -> None:
         """Hand a full actor its parked messages as room appears (the reader never waits)."""
-        parked = self._parked[cell]
+        parked, mailbox = self._parked[cell], cell.mailbox
         while parked:
             item = parked.popleft()
-            try:
-                await cell.mailbox.put(item, cell.label)
-            except MailboxFull:  # an Overflow.FAIL mailbox: refused, as a local send would be
-                cell._drop(item, "mailbox_full")
+            if not mailbox.try_put(item):  # full (or closed): wait for room, as a send would
+                try:
+                    await mailbox.put(item, cell.label)
+                except MailboxFull:  # an Overflow.FAIL mailbox refuses, as a local send would
+                    cell._drop(item, "mailbox_full")
             self._grant(target)
         del self._parked[cell]
 
     def _grant(self, target: str) -> None:
         # Counts are kept for a bounded number of targets (a peer may name a new one in each
         # message): past that, credit goes back at once.
-        granted = self._granted.pop(target, 0) + 1
-        if granted >= CREDIT_BATCH or len(self._granted) >= _MAX_GRANT_TARGETS:
-            self.queue_data([CREDIT, target, granted])
+        granted = self._granted
+        count = granted.get(target, 0) + 1
+        if count < CREDIT_BATCH and (count > 1 or len(granted) < _MAX_GRANT_TARGETS):
+            granted[target] = count
         else:
-            self._granted[target] = granted
+            granted.pop(target, None)
+            self.queue_data([CREDIT, target, count])
 
     def _on_credit(self, target: Any, amount: Any) -> None:
         if not isinstance(target, str) or not isinstance(amount, int) or not 0 < amount <= WINDOW:

@@ -41,6 +41,9 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
+#: A send lets the link's writer run once this many envelopes wait to be written.
+WRITE_BATCH = 256
+
 
 class NodeDown(ActorkitError):
     """The node an actor lives on is unreachable (its link is down, or it restarted)."""
@@ -159,7 +162,7 @@ class RemotePeer:
 
     def _link_or_raise(self, ref: RemoteRef) -> Link:
         link = self.link
-        if link is None or self.state is not PeerState.CONNECTED:
+        if link is None or link.closed or self.state is not PeerState.CONNECTED:
             raise NodeDown(self.name)
         if ref._incarnation is not None and ref._incarnation != self.incarnation:
             raise NodeDown(self.name, "it restarted since this ref was made (a new incarnation)")
@@ -212,24 +215,41 @@ class RemoteRef(ActorRef):
         return hash((self._peer.node_id, self._target, self._incarnation))
 
     def _check(self, message: Any) -> None:
+        codec = self._peer.node.codec
+        if type(message) in codec.sendable:
+            return
         check_immutable(message)
-        if not (
-            isinstance(message, ActorRef) or self._peer.node.codec.is_registered(type(message))
-        ):
+        if isinstance(message, ActorRef):
+            return
+        if not codec.is_registered(type(message)):
             from ._codec import CodecError  # noqa: PLC0415 (avoids an import cycle)
 
             raise CodecError(
                 f"{type(message).__qualname__} is not registered for peer links; register it "
                 "on every node with rt.codec.register(...)"
             )
+        # A registered type is a frozen class or a scalar: what passed once always passes.
+        codec.sendable.add(type(message))
 
     async def send(self, message: Any) -> None:
         """Send ``message`` to the remote actor; wait only for the link's flow control."""
         self._check(message)
         await trio.lowlevel.checkpoint_if_cancelled()
-        link = self._link_or_dead_letter(message)
-        if link is not None:
-            await link.send_tell(self._target, message)
+        link = self._peer.link
+        if link is None or link.closed or self._incarnation is not None:
+            link = self._link_or_dead_letter(message)  # the careful path
+        if link is None:
+            return
+        if link.try_tell(self._target, message):
+            if len(link._out_data) >= WRITE_BATCH:
+                # A full batch: let the link's writer send it while this task goes on making
+                # the next (else a sending loop would write only when its credit runs out).
+                await trio.lowlevel.checkpoint()
+            return
+        try:
+            await link.send_tell(self._target, message)  # waits for credit
+        except NodeDown:  # the link went down meanwhile
+            self._dead_letter(message)
 
     def send_nowait(self, message: Any) -> None:
         """Send without waiting; raises :class:`MailboxFull` when the link's window to this
@@ -245,8 +265,11 @@ class RemoteRef(ActorRef):
         try:
             return self._peer._link_or_raise(self)
         except NodeDown:
-            self._peer.node.runtime._dead_letter(DeadLetter(message, self.name, "node_down"), None)
+            self._dead_letter(message)
             return None
+
+    def _dead_letter(self, message: Any) -> None:
+        self._peer.node.runtime._dead_letter(DeadLetter(message, self.name, "node_down"), None)
 
     async def ask(self, message: Any, timeout: float | None = 5.0) -> Any:
         """As :meth:`ActorRef.ask`, over the link; also raises :class:`NodeDown`."""
