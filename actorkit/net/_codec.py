@@ -201,6 +201,9 @@ class Codec:
             raise CodecError("refs can only be encoded by a codec bound to a link")
         return self._encode_ref(ref)
 
+    def _ref_decoder(self, value: Any) -> ActorRef:
+        return self._structure_ref(value, ActorRef)
+
     def _structure_ref(self, value: Any, _: type) -> ActorRef:
         if self._decode_ref is None:
             raise CodecError("refs can only be decoded by a codec bound to a link")
@@ -264,8 +267,9 @@ class Codec:
     def _decoder(self, type_name: str) -> Callable[[Any], Any]:
         """How to build a ``type_name`` from its fields; cached, for registered names only
         (a peer naming a new type in each message must not grow the cache)."""
+        decoder: Callable[[Any], Any]
         if type_name == "ref":
-            decoder: Callable[[Any], Any] = lambda fields: self._structure_ref(fields, ActorRef)
+            decoder = self._ref_decoder
         elif type_name in _BUILTINS:
             decoder = _builtin_decoder(type_name, _BUILTINS[type_name])
         else:
@@ -281,11 +285,11 @@ class Codec:
         structure, max_depth = self._converter.structure, self.limits.max_depth
 
         def decode(fields: Any) -> Any:
+            if not _depth_ok(fields, max_depth):
+                raise CodecError(f"a message nests deeper than {max_depth} levels")
             try:
-                if not _depth_ok(fields, max_depth):
-                    raise CodecError(f"a message nests deeper than {max_depth} levels")
                 return structure(fields, cls)
-            except CodecError:
+            except CodecError:  # from a ref's hook
                 raise
             except Exception as exc:  # cattrs reports bad fields as (groups of) several errors
                 raise _bad_fields(type_name, exc) from None
