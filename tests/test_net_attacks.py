@@ -25,7 +25,7 @@ import trio.testing
 
 import actorkit as ak
 from actorkit import net
-from actorkit.net._link import WINDOW
+from actorkit.net._protocol import WINDOW
 from actorkit.testing import capture_events
 
 # The wire format, written out here so that the tests pin it down independently of the code.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import os
 from collections.abc import Sequence
 
 import attrs
@@ -118,6 +119,9 @@ class FramedChannel(trio.abc.AsyncResource):
         self._rekey_at: float | None = None
         self._sending = False
         self._send_closed: str | None = None  # why no more frames may be sent
+        self._backlog = bytearray()  # sealed bytes send_frames_nowait could not write yet
+        # send_frames_nowait writes to a socket directly (other streams go through send_all).
+        self._socket = stream.socket if isinstance(stream, trio.SocketStream) else None
         # Receiving side.
         self._rx_key: bytes | None = keys.rx
         self._pull_state = nacl.bindings.crypto_secretstream_xchacha20poly1305_state()
@@ -147,7 +151,8 @@ class FramedChannel(trio.abc.AsyncResource):
     # Sending ----------------------------------------------------------------------------------
 
     async def send_frames(self, plaintexts: Sequence[bytes]) -> None:
-        """Encrypt ``plaintexts`` as consecutive frames and write them with ONE ``send_all``.
+        """Encrypt ``plaintexts`` as consecutive frames and write them with ONE ``send_all``
+        (after any bytes :meth:`send_frames_nowait` left unwritten).
 
         Coalescing is what makes a link fast: a write per frame is several times slower than
         the cipher. If the write fails or is cancelled the channel can send no more (the
@@ -165,6 +170,40 @@ class FramedChannel(trio.abc.AsyncResource):
         """Send one frame; see :meth:`send_frames`, which is faster for many."""
         await self._send((plaintext,), final=False)
 
+    async def flush(self) -> None:
+        """Write what :meth:`send_frames_nowait` could not (nothing if all was written)."""
+        await self._send((), final=False)
+
+    def send_frames_nowait(self, plaintexts: Sequence[bytes]) -> bool:
+        """Encrypt ``plaintexts`` and write them at once if the socket takes them, without
+        a schedule point; return True if everything is written.
+
+        Otherwise (a full socket buffer, a stream that is not a socket, bytes still waiting
+        from an earlier call) the frames wait, in order, for the next :meth:`send_frames` or
+        :meth:`flush`, which the caller must arrange. A broken socket is reported there too.
+
+        Raises:
+            As :meth:`send_frames`, except LinkLost.
+        """
+        self._check_can_send()
+        self._backlog += self._seal(plaintexts, final=False)
+        if self._socket is None or not self._backlog:
+            return not self._backlog
+        fd = self._socket.fileno()  # read each time: -1 once the socket is closed
+        if fd < 0:
+            return False
+        try:
+            written = os.write(fd, self._backlog)
+        except OSError:  # full (BlockingIOError), or broken: the next send_all will tell
+            return False
+        del self._backlog[:written]
+        return not self._backlog
+
+    @property
+    def idle(self) -> bool:
+        """True if no send is under way and nothing waits to be written."""
+        return not self._sending and not self._backlog
+
     async def close_final(self, plaintext: bytes = b"") -> None:
         """Send ``plaintext`` as the ``FINAL`` frame: a clean close; then shut the write side.
 
@@ -177,11 +216,37 @@ class FramedChannel(trio.abc.AsyncResource):
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 await self.stream.send_eof()
 
-    async def _send(self, plaintexts: Sequence[bytes], *, final: bool) -> None:
+    def _check_can_send(self) -> None:
         if self._sending:
             raise trio.BusyResourceError("another task is already sending on this channel")
         if self._send_closed is not None:
             raise FramingError(f"cannot send: {self._send_closed}")
+
+    async def _send(self, plaintexts: Sequence[bytes], *, final: bool) -> None:
+        self._check_can_send()
+        sealed = self._seal(plaintexts, final=final)
+        if self._backlog:
+            sealed, self._backlog = bytes(self._backlog + sealed), bytearray()
+        if final:
+            self._send_closed = "the channel has sent its FINAL frame"
+        if not sealed:
+            return
+        self._sending = True
+        try:
+            await self.stream.send_all(sealed)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._send_closed = "an earlier send failed"
+            raise LinkLost("the link broke while sending") from exc
+        except BaseException:
+            # Cancelled: the push state has moved on and the peer may hold half a frame.
+            self._send_closed = "an earlier send was interrupted"
+            raise
+        finally:
+            self._sending = False
+
+    def _seal(self, plaintexts: Sequence[bytes], *, final: bool) -> bytes:
+        """``plaintexts`` encrypted as consecutive frames (the FINAL tag on the last one if
+        ``final``), after the header if it has not gone yet; rekeying when due."""
         for plaintext in plaintexts:
             if not isinstance(plaintext, bytes):
                 raise TypeError(
@@ -192,6 +257,8 @@ class FramedChannel(trio.abc.AsyncResource):
                     f"a frame of {len(plaintext)} bytes is larger than max_frame="
                     f"{self._max_frame}; split it"
                 )
+        if not plaintexts:
+            return b""
         now = trio.current_time()
         if self._rekey_at is None:
             self._rekey_at = now + self._rekey_seconds
@@ -218,20 +285,7 @@ class FramedChannel(trio.abc.AsyncResource):
             parts.append(length)
             parts.append(_push(state, plaintext, length, tag))
         self._frames_sent += len(plaintexts)
-        if final:
-            self._send_closed = "the channel has sent its FINAL frame"
-        self._sending = True
-        try:
-            await self.stream.send_all(b"".join(parts))
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._send_closed = "an earlier send failed"
-            raise LinkLost("the link broke while sending") from exc
-        except BaseException:
-            # Cancelled: the push state has moved on and the peer may hold half a frame.
-            self._send_closed = "an earlier send was interrupted"
-            raise
-        finally:
-            self._sending = False
+        return b"".join(parts)
 
     # Receiving --------------------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ import attrs
 import trio
 
 from .._actor import on
-from .._errors import ActorkitError, AskTimeout
+from .._errors import ActorkitError, AskTimeout, MailboxFull
 from .._messages import DeadLetter, check_immutable
 from .._ref import ActorRef, AskRequest
+from ._protocol import ASK, TELL, WINDOW
 
 if TYPE_CHECKING:
     from .._cell import Cell
@@ -240,14 +241,14 @@ class RemoteRef(ActorRef):
             link = self._link_or_dead_letter(message)  # the careful path
         if link is None:
             return
-        if link.try_tell(self._target, message):
+        if link.try_send([TELL, self._target], message):
             if len(link._out_data) >= WRITE_BATCH:
                 # A full batch: let the link's writer send it while this task goes on making
                 # the next (else a sending loop would write only when its credit runs out).
                 await trio.lowlevel.checkpoint()
             return
         try:
-            await link.send_tell(self._target, message)  # waits for credit
+            await link.send([TELL, self._target], message)  # waits for credit
         except NodeDown:  # the link went down meanwhile
             self._dead_letter(message)
 
@@ -256,8 +257,8 @@ class RemoteRef(ActorRef):
         actor is used up."""
         self._check(message)
         link = self._link_or_dead_letter(message)
-        if link is not None:
-            link.send_tell_nowait(self._target, message, self.name)
+        if link is not None and not link.try_send([TELL, self._target], message):
+            raise MailboxFull(self.name, WINDOW)
 
     def _link_or_dead_letter(self, message: Any) -> Link | None:
         """The link to send on; if the peer is down, ``message`` is a dead letter (a tell
@@ -281,10 +282,12 @@ class RemoteRef(ActorRef):
         deadline = math.inf if timeout is None else trio.current_time() + timeout
         link.asks[ask_id] = (request, self.name)
         try:
-            with trio.move_on_at(deadline) as scope:
-                await link.send_ask(self._target, ask_id, message)
-            if scope.cancelled_caught:
-                raise AskTimeout(f"{self.name} did not accept the message within {timeout} s")
+            head = [ASK, self._target, ask_id]
+            if not link.try_send(head, message):  # no credit: wait for it, within the timeout
+                with trio.move_on_at(deadline) as scope:
+                    await link.send(head, message)
+                if scope.cancelled_caught:
+                    raise AskTimeout(f"{self.name} did not accept the message within {timeout} s")
             if timeout is not None and not request.done:
                 self._peer.node.runtime._deadlines.add(request, deadline, timeout, self.name)
             return await request.wait()
