@@ -544,6 +544,17 @@ _ITEM = payload("Item", {"n": 1})
             bytes((DATA,)) + msgpack.packb([TELL, "recorder", _ITEM]) + b"\x90", id="trailing"
         ),
         pytest.param(bytes((DATA,)) + b"\xdd\xff\xff\xff\xff", id="array-claiming-4G-items"),
+        # A frame must end where an envelope ends: a cut one is refused, and so is the whole
+        # frame (the good envelope before it is not delivered).
+        pytest.param(
+            bytes((DATA,)) + msgpack.packb([TELL, "recorder", _ITEM])[:-2], id="cut-envelope"
+        ),
+        pytest.param(
+            bytes((DATA,))
+            + msgpack.packb([TELL, "recorder", _ITEM])
+            + msgpack.packb([TELL, "recorder", _ITEM])[:5],
+            id="good-envelope-then-a-cut-one",
+        ),
         # Not a list.
         pytest.param(data({"kind": TELL, "target": "recorder", "payload": _ITEM}), id="a-map"),
         pytest.param(data(TELL), id="an-int"),
@@ -1049,6 +1060,31 @@ async def test_a_peer_that_stops_reading_cannot_hold_a_close_up(
             await link.close()
             assert 2.0 <= trio.current_time() - start < 3.0
             assert link.closed
+            await assert_unharmed(target)
+
+
+async def test_a_peer_that_never_reads_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once more than MAX_QUEUED envelopes wait behind a writer the peer never unblocks, the
+    link is ended at once (not when the stuck write returns, which is never), with a warning;
+    what was waiting is a dead letter, and the listener goes on serving good peers."""
+    monkeypatch.setattr("actorkit.net._link.MAX_QUEUED", 100)
+    with trio.fail_after(LIMIT):
+        async with target_node() as target, hostile(target) as (channel, _):
+            link = await _stuff_the_pipe(target, channel)
+            sink = target.rt.node.peers[target.mallory.public].lookup("sink")
+            with capture_events() as events:
+                waiting, sent = len(link._out_data), 0
+                while not link.closed:
+                    await sink.send(Item(sent))
+                    sent += 1
+                assert 100 + 1 == waiting + sent  # cut off at the first envelope too many
+                await wait_until(lambda: not target.rt.node.peers[target.mallory.public].link)
+            errors = [event for event in events if event["event"] == "link_error"]
+            assert len(errors) == 1
+            assert "does not read" in errors[0]["error"]
+            assert errors[0]["peer"] == "mallory"
+            with pytest.raises(net.NodeDown):
+                await sink.ask(Item(0))
             await assert_unharmed(target)
 
 

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -613,3 +615,91 @@ def test_mutated_streams_yield_only_a_prefix_of_the_real_frames(
         assert genuine == received
     else:
         assert isinstance(end, FramingError | LinkLost)
+
+
+# -- writing at once: send_frames_nowait -------------------------------------------------------
+
+
+@asynccontextmanager
+async def socket_pair() -> AsyncIterator[tuple[FramedChannel, FramedChannel]]:
+    """Channels over a connected socket pair (the only streams written to directly)."""
+    left, right = trio.socket.socketpair()
+    streams = trio.SocketStream(left), trio.SocketStream(right)
+    try:
+        yield FramedChannel(streams[0], INITIATOR), FramedChannel(streams[1], RESPONDER)
+    finally:
+        for stream in streams:
+            await trio.aclose_forcefully(stream)
+
+
+async def test_send_frames_nowait_writes_to_a_socket_at_once() -> None:
+    """On a socket with room, the frames are written before the call returns: the peer
+    reads them with no send_frames, flush, or schedule point on the sending side."""
+    async with socket_pair() as (sender, receiver):
+        assert sender.idle
+        assert sender.send_frames_nowait(FRAMES)
+        assert sender.idle
+        assert FRAMES == [(await receiver.receive_frame())[0] for _ in FRAMES]
+        assert 4 == sender.statistics().frames_sent
+
+
+async def test_frames_a_full_socket_refuses_wait_in_order_for_flush() -> None:
+    """When the socket buffer is full, what it does not take waits in the channel; frames sent
+    later (nowait or not) go behind it, and flush plus send_frames deliver all in order."""
+    async with socket_pair() as (sender, receiver):
+        big = os.urandom(256 * 1024)
+        sent: list[bytes] = []
+        while sender.send_frames_nowait([big]):  # until the kernel's buffers are full
+            sent.append(big)
+        sent.append(big)
+        assert not sender.idle  # bytes wait to be written
+        for n in range(3):
+            assert not sender.send_frames_nowait([b"late %d" % n])  # behind the backlog
+            sent.append(b"late %d" % n)
+        received: list[bytes] = []
+
+        async def read_all() -> None:
+            while len(received) < len(sent) + 1:
+                received.append((await receiver.receive_frame())[0])
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_all)
+            await sender.flush()
+            assert sender.idle
+            await sender.send_frames([b"after the flush"])
+        assert [*sent, b"after the flush"] == received
+
+
+async def test_on_other_streams_send_frames_nowait_leaves_the_writing_to_send_frames() -> None:
+    """A stream that is not a socket is never written to directly: the frames wait, and the
+    next send_frames writes them, in order, in one write before its own."""
+    left, right = trio.testing.memory_stream_pair()
+    sender, receiver = FramedChannel(left, INITIATOR), FramedChannel(right, RESPONDER)
+    assert not sender.send_frames_nowait([b"one", b"two"])
+    await sender.send_frames([b"three"])
+    assert [b"one", b"two", b"three"] == [(await receiver.receive_frame())[0] for _ in range(3)]
+
+
+async def test_send_frames_nowait_after_final_or_close_is_refused() -> None:
+    async with socket_pair() as (sender, _receiver):
+        await sender.close_final(b"bye")
+        with pytest.raises(FramingError):
+            sender.send_frames_nowait([b"too late"])
+    async with socket_pair() as (sender, _receiver):
+        await sender.aclose()
+        with pytest.raises(FramingError):
+            sender.send_frames_nowait([b"too late"])
+    async with socket_pair() as (sender, _receiver):
+        await sender.stream.aclose()  # closed under the channel: its fd may be reused
+        assert not sender.send_frames_nowait([b"too late"])  # never written to a stale fd
+
+
+async def test_a_broken_socket_is_reported_by_the_next_send() -> None:
+    """send_frames_nowait never raises for a broken socket (it may run inside a callback);
+    the frames wait, and the next send reports LinkLost."""
+    async with socket_pair() as (sender, receiver):
+        await receiver.aclose()
+        while sender.send_frames_nowait([b"x" * 100_000]):
+            pass  # the kernel may take a write or two before it reports the reset
+        with pytest.raises(LinkLost):
+            await sender.flush()

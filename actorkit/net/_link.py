@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from .._cell import Cell
     from ._node import Node
 
-__all__ = ["PROTOCOL_VERSION", "Link", "LinkClosed"]
+__all__ = ["PROTOCOL_VERSION", "SUPERSEDED", "Link", "LinkClosed", "LinkSuperseded"]
 
 PROTOCOL_VERSION = 1
 MIN_PROTOCOL_VERSION = 1
@@ -84,6 +84,15 @@ _UNCHECKED: Any = object()
 
 class LinkClosed(LinkError):
     """The link was closed (cleanly, or after a protocol violation)."""
+
+
+class LinkSuperseded(LinkClosed):
+    """The peer refused this link in favour of its own dial (both nodes dialled each other)."""
+
+
+#: The first frame of a link refused for a simultaneous dial the refusing node wins, in
+#: place of HELLO: CLOSE (with FINAL) carrying the reason.
+SUPERSEDED = bytes((CLOSE,)) + msgpack.packb({"reason": "simultaneous_dial"})
 
 
 #: What ends a link without being a bug of ours.
@@ -134,6 +143,7 @@ class Link:
         self._refusals_logged: set[tuple[str, str]] = set()
         self.closed = False
         self.close_reason = "closed"
+        self.superseded = False  # the peer closed it for another link it has made the live one
         self.incarnation: str | None = None
         self._codec = node.codec.bind_refs(self._encode_ref, self._decode_ref)
         self._pack = msgpack.Packer(use_bin_type=True).pack  # reused: packb makes one per call
@@ -151,7 +161,6 @@ class Link:
         self._reachable: dict[str, Cell | None] = {}  # the frame being handled: target -> actor
         self._out: list[bytes] = []  # control frames (PING, PONG)
         self._out_data: list[bytes] = []  # packed envelopes, framed by the writer
-        self._overflowed = False
         self._wrote_directly = False  # this turn's direct write is done: queue the rest
         self._out_ready = trio.Event()
         self._send_lock = trio.Lock()  # the writer's and close()'s sends must not overlap
@@ -178,6 +187,8 @@ class Link:
         }
         await self.channel.send_frames([_frame(HELLO, mine)])
         plaintext, _tag = await self.channel.receive_frame()
+        if plaintext == SUPERSEDED:
+            raise LinkSuperseded("the peer keeps the link it is dialling to this node")
         if not plaintext or plaintext[0] != HELLO:
             raise LinkClosed("the peer's first frame was not HELLO")
         try:
@@ -214,18 +225,20 @@ class Link:
             self._fail_everything()
             await trio.aclose_forcefully(self.channel.stream)
 
-    async def close(self) -> None:
-        """Close cleanly: a CLOSE frame with FINAL, then the socket."""
+    async def close(self, *, superseded: bool = False) -> None:
+        """Close cleanly: a CLOSE frame with FINAL, then the socket. ``superseded``: another
+        link to the peer takes this one's place (the peer waits for it, quietly)."""
         if self.closed:
             return
         self.closed = True
-        self.close_reason = "closed by this node"
+        self.close_reason = "replaced by another link" if superseded else "closed by this node"
+        final = SUPERSEDED if superseded else bytes((CLOSE,))
         with trio.move_on_after(2.0):
             try:
                 # After the writer's frames in flight, if any: one sender at a time.
                 async with self._send_lock:
                     await self.channel.send_frames(self._take_frames())
-                    await self.channel.close_final(bytes((CLOSE,)))
+                    await self.channel.close_final(final)
             except (LinkError, trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
         await self.channel.aclose()
@@ -273,7 +286,7 @@ class Link:
         queue.append(packed)
         self._out_ready.set()
         if len(queue) > MAX_QUEUED:
-            self._overflowed = True  # the writer ends the link
+            self._cut_off()
 
     def _queue(self, frame: bytes) -> None:
         """Queue a control frame (PING, PONG)."""
@@ -281,7 +294,23 @@ class Link:
             self._out.append(frame)
             self._out_ready.set()
             if len(self._out) > MAX_QUEUED:  # PONGs to a peer that pings but never reads
-                self._overflowed = True
+                self._cut_off()
+
+    def _cut_off(self) -> None:
+        """End the link now: the peer does not read what this node sends. (The writer may be
+        stuck in a send that never finishes, so it cannot be the one to notice.)"""
+        self.closed = True
+        self.close_reason = (
+            f"LinkClosed: {self.peer.name} does not read what this node sends (more than "
+            f"{MAX_QUEUED} messages queued)"
+        )
+        self._out.clear()
+        self._out_data.clear()
+        self.node.runtime._event(
+            "warning", "link_error", peer=self.peer.name, error=self.close_reason
+        )
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
 
     async def _writer(self) -> None:
         lock = self._send_lock
@@ -289,11 +318,6 @@ class Link:
             await self._out_ready.wait()
             self._out_ready = trio.Event()
             self._wrote_directly = False
-            if self._overflowed:
-                raise LinkClosed(
-                    f"{self.peer.name} does not read what this node sends "
-                    f"(more than {MAX_QUEUED} messages queued)"
-                )
             if not self._out and not self._out_data and self.channel.idle:
                 continue
             try:
@@ -407,6 +431,7 @@ class Link:
                     raise FramingError("an empty frame")
                 kind = plaintext[0]
                 if tag is FrameTag.FINAL or kind == CLOSE:
+                    self.superseded = plaintext == SUPERSEDED
                     self.close_reason = "closed by the peer"
                     raise LinkClosed("closed by the peer")
                 if kind == DATA:

@@ -8,6 +8,7 @@ the actors exported to them (and actors whose refs were sent to them: capabiliti
 from __future__ import annotations
 
 import collections
+import functools
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from ._identity import (
     load_identity,
     parse_dial_address,
 )
-from ._link import Link, new_incarnation
+from ._link import SUPERSEDED, Link, LinkClosed, LinkSuperseded, new_incarnation
 from ._remote import NodeDown, PeerConnected, PeerDisconnected, PeerState, RemotePeer, RemoteRef
 
 if TYPE_CHECKING:
@@ -243,12 +244,11 @@ class Node:
         """Dial ``address`` and return the peer once linked; it is re-dialled if lost."""
         dial = parse_dial_address(address)
         peer = self.peers.get(dial.node_id)
-        if peer is not None and peer.is_connected:
-            return peer
         if peer is None:
             peer = self._new_peer(dial.node_id, f"{dial.host}:{dial.port}")
-        peer.dial_address = address
-        await self._dial(peer)
+        peer.dial_address = address  # from now on, this node re-dials the peer when it is lost
+        if not peer.is_connected:  # (linked already, perhaps by the peer's own dial)
+            await self._dial(peer)
         return peer
 
     def _new_peer(self, node_id: NodeId, address: str) -> RemotePeer:
@@ -262,20 +262,32 @@ class Node:
         dial = parse_dial_address(peer.dial_address)
         if self.known_peers.is_revoked(dial.node_id):
             raise HandshakeError("the key is revoked in known_peers", dial.node_id)
-        stream = await trio.open_tcp_stream(dial.host, dial.port)
+        peer.dialling = True
         try:
-            with trio.fail_after(self.config.handshake_timeout):
-                keys = await client_handshake(
-                    stream, self.identity, dial.node_id, self._network_key
-                )
-                link = Link(self, self._channel(stream, keys), peer, initiator=True)
-                await link.hello()
-        except BaseException:
-            await trio.aclose_forcefully(stream)
-            raise
-        started = trio.Event()
-        self._nursery.start_soon(self._run_link, link, started)
-        await started.wait()
+            stream = await trio.open_tcp_stream(dial.host, dial.port)
+            try:
+                with trio.fail_after(self.config.handshake_timeout):
+                    keys = await client_handshake(
+                        stream, self.identity, dial.node_id, self._network_key
+                    )
+                    link = Link(self, self._channel(stream, keys), peer, initiator=True)
+                    await link.hello()
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+        except LinkSuperseded:
+            # The peer is dialling this node too, and its dial wins: wait for that link.
+            with trio.move_on_after(self.config.handshake_timeout):
+                await peer.wait_connected()
+            if not peer.is_connected:
+                raise LinkClosed("the peer's own dial won, but its link did not come") from None
+            return
+        else:
+            started = trio.Event()
+            self._nursery.start_soon(self._run_link, link, started)
+            await started.wait()
+        finally:
+            peer.dialling = False
 
     def _channel(self, stream: trio.abc.Stream, keys: Any) -> FramedChannel:
         return FramedChannel(stream, keys, max_frame=self.config.max_frame)
@@ -298,7 +310,13 @@ class Node:
                     stream, self.identity, self._network_key, self.known_peers.is_allowed
                 )
                 peer = self.peers.get(peer_id) or self._new_peer(peer_id, address)
-                link = Link(self, self._channel(stream, keys), peer, initiator=False)
+                channel = self._channel(stream, keys)
+                if self._our_dial_wins(peer):
+                    # Before HELLO, so the peer never takes this link for a live one.
+                    await channel.close_final(SUPERSEDED)
+                    await trio.aclose_forcefully(stream)
+                    return
+                link = Link(self, channel, peer, initiator=False)
                 await link.hello()
         except (
             HandshakeError,
@@ -343,27 +361,39 @@ class Node:
         peer = link.peer
         old = peer.link
         if old is not None and not old.closed:
-            # Both nodes dialled each other: keep the link dialled by the smaller key.
-            dialler_of_new = self.node_id if link.initiator else peer.node_id
-            smaller = min(self.node_id, peer.node_id, key=lambda n: n.raw)
-            if dialler_of_new != smaller:
+            if (
+                old.incarnation == link.incarnation
+                and old.initiator != link.initiator
+                and not self._dialled_by_smaller_key(link)
+            ):
+                # Both nodes dialled each other: both keep the link dialled by the smaller key.
                 await link.close()
                 if started is not None:
                     started.set()
                 return
-            await old.close()
+            # The new link takes over at once: it won a dial race, or the same node dialled
+            # again (its old link is dead and not yet noticed), or the peer restarted (a new
+            # incarnation: the old link is stale). What was in flight on the old one fails
+            # with NodeDown.
+            self._nursery.start_soon(functools.partial(old.close, superseded=True))
+            if old.incarnation != link.incarnation:
+                self._link_down(peer, old)  # the old incarnation's actors are gone
         restarted = peer.incarnation is not None and peer.incarnation != link.incarnation
+        handover = peer.link is not None  # linked throughout: no disconnection to report
         peer.link, peer.incarnation, peer.state = link, link.incarnation, PeerState.CONNECTED
         peer.connected.set()
-        self.runtime._event(
-            "info",
-            "peer_connected",
-            peer=peer.name,
-            fingerprint=peer.node_id.fingerprint,
-            address=peer.address,
-            restarted=restarted,
-        )
-        self._notify_actors(PeerConnected(peer.info))
+        peer.next_link.set()
+        peer.next_link = trio.Event()
+        if not handover:
+            self.runtime._event(
+                "info",
+                "peer_connected",
+                peer=peer.name,
+                fingerprint=peer.node_id.fingerprint,
+                address=peer.address,
+                restarted=restarted,
+            )
+            self._notify_actors(PeerConnected(peer.info))
         for target in peer.watchers:
             link.watch(target)
         if started is not None:
@@ -371,17 +401,33 @@ class Node:
         try:
             await link.run()
         finally:
+            if peer.link is link and link.superseded and not self._closing:
+                # The peer moved to another link, which may not have reached this side yet.
+                with trio.move_on_after(self.config.handshake_timeout):
+                    while peer.link is link:
+                        await peer.next_link.wait()
             if peer.link is link:
-                peer.link, peer.state = None, PeerState.DOWN
-                peer.connected = trio.Event()
-                self.runtime._event(
-                    "info", "peer_disconnected", peer=peer.name, reason=link.close_reason
-                )
-                for target in list(peer.watchers):
-                    self._deliver_terminated(peer, target, NodeDown(peer.name, link.close_reason))
-                self._notify_actors(PeerDisconnected(peer.info, link.close_reason))
+                self._link_down(peer, link)
                 if peer.dial_address is not None and not self._closing:
                     self._nursery.start_soon(self._redial, peer)
+
+    def _link_down(self, peer: RemotePeer, link: Link) -> None:
+        """The peer is no longer linked through ``link``: say so, and fail its watches."""
+        peer.link, peer.state = None, PeerState.DOWN
+        peer.connected = trio.Event()
+        self.runtime._event("info", "peer_disconnected", peer=peer.name, reason=link.close_reason)
+        for target in list(peer.watchers):
+            self._deliver_terminated(peer, target, NodeDown(peer.name, link.close_reason))
+        self._notify_actors(PeerDisconnected(peer.info, link.close_reason))
+
+    def _dialled_by_smaller_key(self, link: Link) -> bool:
+        dialler = self.node_id if link.initiator else link.peer.node_id
+        return dialler == min(self.node_id, link.peer.node_id, key=lambda n: n.raw)
+
+    def _our_dial_wins(self, peer: RemotePeer) -> bool:
+        """True if a link ``peer`` dials now must give way to the one this node is dialling to
+        it (a simultaneous dial, which the smaller key's dial wins)."""
+        return peer.dialling and self.node_id.raw < peer.node_id.raw
 
     async def _redial(self, peer: RemotePeer) -> None:
         attempt = 0
