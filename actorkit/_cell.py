@@ -394,6 +394,11 @@ class Cell:
                 await mailbox.wait()
                 budget = FAIRNESS_BATCH
                 continue
+            if not budget:  # every message counts, handled or not: a flood cannot hog Trio
+                await _checkpoint()
+                budget = FAIRNESS_BATCH
+                continue
+            budget -= 1
             item = mailbox.pop()
             is_ask = type(item) is AskRequest
             message = item.message if is_ask else item
@@ -426,10 +431,6 @@ class Cell:
             if self._probation:
                 self._probation = False
                 self.supervision.on_probation_passed(self)  # type: ignore[union-attr]
-            budget -= 1
-            if not budget:
-                await _checkpoint()
-                budget = FAIRNESS_BATCH
         return None
 
     # -- failures --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -26,6 +26,9 @@ from ._ref import ActorRef
 from ._strategies import Supervisor
 from ._supervisor import RootSupervision, SupervisorRef, spawn_child
 from ._tree import Tree, snapshot
+
+if TYPE_CHECKING:
+    from .net import Codec, Node, RemotePeer
 
 __all__ = ["Runtime", "RuntimeStats", "open_runtime"]
 
@@ -67,7 +70,7 @@ class Runtime:
         self._crashes = 0
         self._deadlines = Deadlines()
         self._gave_up: BaseException | None = None
-        self._node: Any = None  # the peer-link node (actorkit.net), when the runtime has one
+        self._node: Node | None = None  # the peer-link node (actorkit.net), if it has one
 
     # -- spawning --------------------------------------------------------------------------
 
@@ -165,7 +168,7 @@ class Runtime:
     # -- peer links (actorkit.net; present when open_runtime(node=...) was given) -------------
 
     @property
-    def node(self) -> Any:
+    def node(self) -> Node:
         """This runtime's node (``actorkit.net.Node``): its identity, links and exports."""
         if self._node is None:
             raise RuntimeError(
@@ -175,7 +178,7 @@ class Runtime:
         return self._node
 
     @property
-    def codec(self) -> Any:
+    def codec(self) -> Codec:
         """The registry of message types that may cross links (``rt.codec.register(T)``)."""
         return self.node.codec
 
@@ -184,9 +187,10 @@ class Runtime:
         given: names from known_peers). Nothing is reachable from a peer unless exported."""
         self.node.export(name, peers=peers)
 
-    async def connect(self, address: str) -> Any:
-        """Link to the node at ``address`` (``tcp://host:port#ed25519:KEY``); return its
-        ``actorkit.net.Peer`` handle, whose ``lookup(name)`` gives remote refs."""
+    async def connect(self, address: str) -> RemotePeer:
+        """Link to the node at ``address`` (``tcp://host:port#ed25519:KEY``, or the name of a
+        known_peers entry with ``addr=``); return its :class:`actorkit.net.RemotePeer`, whose
+        ``lookup(name)`` gives remote refs. The peer is re-dialled whenever the link is lost."""
         return await self.node.connect(address)
 
     def tree(self) -> Tree:

@@ -652,6 +652,22 @@ async def test_flooded_actor_does_not_starve_anothers_ask(
         assert len(log) < 5000
 
 
+async def test_a_flood_of_unhandled_messages_does_not_starve_anothers_ask(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Messages an actor has no handler for count against its fairness budget too: draining
+    thousands of them into dead letters still lets another actor answer in between."""
+    log: list[str] = []
+    async with ak.open_runtime() as rt:
+        flooded = await rt.spawn(Tally, "f", log, mailbox=ak.Mailbox(capacity=10_000))
+        idle = await rt.spawn(Tally, "i", log)
+        with capture_logs():  # the dead letters' events are not the point here
+            for n in range(5000):
+                flooded.send_nowait(n)  # Tally handles Items, not ints
+            assert "pong" == await idle.ask(Hold())
+            assert rt.stats().dead_letters < 5000
+
+
 async def test_two_busy_actors_take_turns(autojump_clock: trio.testing.MockClock) -> None:
     """Two flooded actors interleave their work instead of one running to completion first."""
     log: list[str] = []

@@ -152,3 +152,50 @@ async def test_a_restarted_node_is_a_new_incarnation() -> None:
             with pytest.raises(net.NodeDown, match="restarted"):
                 await worker.ask(Ping(5), timeout=5)
             stop2.set()
+
+
+async def test_failed_redials_are_logged_at_attempts_1_2_4_8() -> None:
+    """A peer that stays away is re-dialled for ever (with backoff), but its failures are
+    logged at attempts 1, 2, 4, 8, 16...: a log, not a flood."""
+    server_config, client_config = configs()
+    ready, stop, box = trio.Event(), trio.Event(), []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, server_config, ready, stop, box)
+        await ready.wait()
+        async with ak.open_runtime(node=client_config) as client:
+            client.codec.register(Ping)
+            await client.connect(box[0])
+            probe = await Probe.start(client)
+            probe.subscribe_events()
+            stop.set()  # the server goes away, and stays away
+            await probe.expect_event("peer_disconnected", timeout=10, peer="server")
+            attempts = [
+                (await probe.expect_event("peer_redial_failed", timeout=10))["attempt"]
+                for _ in range(5)
+            ]
+            assert [1, 2, 4, 8, 16] == attempts
+
+
+async def test_connect_by_known_peers_name() -> None:
+    """A known_peers entry with addr= can be dialled by its name; a name without an address,
+    or no such name, is a clear error."""
+    server_config, client_config = configs()
+    ready, stop, box = trio.Event(), trio.Event(), []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, server_config, ready, stop, box)
+        await ready.wait()
+        dial = net.parse_dial_address(box[0])
+        known = net.KnownPeers.parse(
+            f"server {dial.node_id} addr={dial.host}:{dial.port}\n"
+            f"nowhere {net.Identity.generate().public}\n"
+        )
+        async with ak.open_runtime(node=attrs.evolve(client_config, known_peers=known)) as client:
+            client.codec.register(Ping)
+            peer = await client.connect("server")
+            assert "server" == peer.name
+            assert 3 == await peer.lookup("echo").ask(Ping(3), timeout=5)
+            with pytest.raises(ValueError, match="no address for 'nowhere'"):
+                await client.connect("nowhere")
+            with pytest.raises(ValueError, match="neither a dial address"):
+                await client.connect("billing")
+        stop.set()

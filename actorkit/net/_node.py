@@ -241,7 +241,10 @@ class Node:
     # -- links ----------------------------------------------------------------------------------
 
     async def connect(self, address: str) -> RemotePeer:
-        """Dial ``address`` and return the peer once linked; it is re-dialled if lost."""
+        """Dial ``address`` (``tcp://HOST:PORT#ed25519:KEY``, or the name of a known_peers
+        entry with ``addr=``) and return the peer once linked; it is re-dialled if lost."""
+        if "://" not in address:
+            address = self._known_address(address)
         dial = parse_dial_address(address)
         peer = self.peers.get(dial.node_id)
         if peer is None:
@@ -250,6 +253,22 @@ class Node:
         if not peer.is_connected:  # (linked already, perhaps by the peer's own dial)
             await self._dial(peer)
         return peer
+
+    def _known_address(self, name: str) -> str:
+        entry = self.known_peers.by_name(name)
+        if entry is None:
+            raise ValueError(
+                f"{name!r} is neither a dial address (tcp://HOST:PORT#ed25519:KEY) nor a name "
+                "in known_peers"
+            )
+        if entry.addr is None:
+            raise ValueError(
+                f"known_peers has no address for {name!r}: add addr=HOST:PORT to its line, or "
+                "connect with its full dial address"
+            )
+        host, port = entry.addr
+        shown = f"[{host}]" if ":" in host else host
+        return f"tcp://{shown}:{port}#{entry.node_id}"
 
     def _new_peer(self, node_id: NodeId, address: str) -> RemotePeer:
         entry = self.known_peers.get(node_id)
@@ -439,9 +458,14 @@ class Node:
             try:
                 await self._dial(peer)
             except (LinkError, trio.TooSlowError, OSError) as exc:
-                self.runtime._event(
-                    "info", "peer_redial_failed", peer=peer.name, attempt=attempt, error=str(exc)
-                )
+                if attempt & (attempt - 1) == 0:  # attempts 1, 2, 4, 8...: a log, not a flood
+                    self.runtime._event(
+                        "info",
+                        "peer_redial_failed",
+                        peer=peer.name,
+                        attempt=attempt,
+                        error=str(exc),
+                    )
 
     def _notify_actors(self, message: Any) -> None:
         # Only actors that declared on_connect / on_disconnect: not every catch-all handler.
