@@ -182,3 +182,120 @@ def test_registration_rules(codec: Codec) -> None:
 
     assert Refund(5) == codec.decode(codec.encode(Refund(5)))
     assert codec.is_registered(Refund)
+
+
+# -- the fast path for flat messages ------------------------------------------------------------
+
+
+def _positive(_instance: object, _attribute: object, value: int) -> None:
+    if value < 0:
+        raise ValueError("must not be negative")
+
+
+@attrs.frozen
+class Flat:
+    """Only scalar fields: decoded without cattrs when the fields arrive exactly as sent."""
+
+    count: int = attrs.field(validator=_positive)
+    ratio: float
+    on: bool
+    name: str
+    data: bytes
+    note: str = "none"
+
+
+_SCALARS = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.binary(max_size=8),
+    st.none(),
+    st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=2),
+)
+_KEYS = st.sampled_from(["count", "ratio", "on", "name", "data", "note", "extra"])
+
+
+_VALID = st.fixed_dictionaries(
+    {
+        "count": st.integers(min_value=0, max_value=2**63 - 1),
+        "ratio": st.one_of(st.floats(allow_nan=False), st.integers(-(2**63), 2**63 - 1)),
+        "on": st.booleans(),
+        "name": st.text(max_size=8),
+        "data": st.binary(max_size=8),
+        "note": st.text(max_size=8),
+    }
+)
+
+
+@st.composite
+def _nearly_valid(draw: st.DrawFn) -> dict[str, object]:
+    """Fields as a peer sends them, with perhaps one value swapped for any scalar, one key
+    dropped, or one key added."""
+    fields = draw(_VALID)
+    change = draw(st.sampled_from(["none", "value", "drop", "add"]))
+    if change == "value":
+        fields[draw(st.sampled_from(sorted(fields)))] = draw(_SCALARS)
+    elif change == "drop":
+        del fields[draw(st.sampled_from(sorted(fields)))]
+    elif change == "add":
+        fields["extra"] = draw(_SCALARS)
+    return fields
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_nearly_valid(), st.dictionaries(_KEYS, _SCALARS, max_size=7)))
+def test_the_flat_fast_path_decides_exactly_as_cattrs(fields: dict[str, object]) -> None:
+    """For any fields at all, decoding a flat type gives what cattrs alone gives: the same
+    message, or a refusal (the fast path hands anything unusual to cattrs)."""
+    fast, slow = _both_outcomes(fields)
+    assert slow == fast
+
+
+def _both_outcomes(fields: dict[str, object]) -> list[object]:
+    fast, slow = Codec(), Codec()
+    fast.register(Flat)
+    slow.register(Flat)
+    slow._flat[Flat] = None  # cattrs decides everything
+    outcomes: list[object] = []
+    for codec in (fast, slow):
+        try:
+            outcomes.append(codec.decode(msgpack.packb(["Flat", fields])))
+        except CodecError as exc:
+            outcomes.append(type(exc))
+    return outcomes
+
+
+@pytest.mark.parametrize("value", [7, 0, -1, True, False, 1.5, "s", b"b", None, [1]])
+@pytest.mark.parametrize("key", ["count", "ratio", "on", "name", "data", "note"])
+def test_the_flat_fast_path_agrees_with_cattrs_on_every_swapped_value(
+    key: str, value: object
+) -> None:
+    """Every field, given a value of every scalar kind: the fast path and cattrs agree."""
+    fields = {"count": 3, "ratio": 0.5, "on": True, "name": "n", "data": b"d", "note": "x"}
+    fast, slow = _both_outcomes({**fields, key: value})
+    assert slow == fast
+
+
+def test_the_flat_fast_path_is_taken_and_keeps_the_rules() -> None:
+    codec = Codec()
+    codec.register(Flat)
+    assert codec._flat[Flat] is not None
+    good = Flat(3, 0.5, True, "n", b"d", "x")
+    assert good == codec.decode(codec.encode(good))
+    fields = {"count": 3, "ratio": 1, "on": False, "name": "n", "data": b"d", "note": "x"}
+    assert 1 == codec.decode(msgpack.packb(["Flat", fields])).ratio  # an int is a float
+    for bad in ({"on": 1}, {"count": True}, {"count": -1}, {"extra": 1}):
+        with pytest.raises(CodecError):
+            codec.decode(msgpack.packb(["Flat", {**fields, **bad}]))
+    codec.register(Nested)
+    assert codec._flat[Nested] is None  # a field that is itself a message: cattrs decodes it
+
+
+def test_the_name_ref_is_reserved(codec: Codec) -> None:
+    @attrs.frozen
+    class Ref:
+        value: int
+
+    with pytest.raises(ValueError, match="reserved"):
+        codec.register(Ref, name="ref")

@@ -275,9 +275,9 @@ class Link:
             return  # the link's end has failed or dead-lettered what depended on it
         queue = self._out_data
         if not queue and not self._out and not self._wrote_directly and self.channel.idle:
-            # An idle link writes the first envelope of a turn at once: that saves a round
-            # trip the writer task's turn (tens of µs). What follows in the same turn is
-            # coalesced by the writer as usual, which the wake-up below also re-arms this for.
+            # An idle link writes the first envelope of a turn at once, sparing a lone ask or
+            # reply the wait for the writer task's turn (tens of µs a round trip). What follows
+            # in the same turn is coalesced by the writer, whose wake-up re-arms this path.
             self._wrote_directly = True
             self._out_ready.set()
             with contextlib.suppress(FramingError):  # the link is ending: run() will say why

@@ -332,6 +332,7 @@ class Node:
                 channel = self._channel(stream, keys)
                 if self._our_dial_wins(peer):
                     # Before HELLO, so the peer never takes this link for a live one.
+                    self.runtime._event("debug", "link_refused_for_own_dial", peer=peer.name)
                     await channel.close_final(SUPERSEDED)
                     await trio.aclose_forcefully(stream)
                     return
@@ -396,6 +397,7 @@ class Node:
             # with NodeDown.
             self._nursery.start_soon(functools.partial(old.close, superseded=True))
             if old.incarnation != link.incarnation:
+                old.close_reason = "the peer restarted"
                 self._link_down(peer, old)  # the old incarnation's actors are gone
         restarted = peer.incarnation is not None and peer.incarnation != link.incarnation
         handover = peer.link is not None  # linked throughout: no disconnection to report
