@@ -82,8 +82,9 @@ class FramedChannel(trio.abc.AsyncResource):
         keys: the :class:`SessionKeys` the handshake returned.
         max_frame: the largest plaintext accepted or sent, in bytes (1 MiB by default; at most
             16 MiB).
-        rekey_frames, rekey_seconds: rekey (with ``TAG_REKEY``) after this many frames or this
-            long, whichever comes first; the receiver follows without noticing.
+        rekey_frames: rekey (with ``TAG_REKEY``) after this many frames, or after
+            ``rekey_seconds``, whichever comes first; the receiver follows without noticing.
+        rekey_seconds: rekey after this many seconds, or after ``rekey_frames`` frames.
 
     Raises:
         ValueError: a limit is out of range.
@@ -182,8 +183,7 @@ class FramedChannel(trio.abc.AsyncResource):
         from an earlier call) the frames wait, in order, for the next :meth:`send_frames` or
         :meth:`flush`, which the caller must arrange. A broken socket is reported there too.
 
-        Raises:
-            As :meth:`send_frames`, except LinkLost.
+        Raises the same errors as :meth:`send_frames`, except ``LinkLost``.
         """
         self._check_can_send()
         self._backlog += self._seal(plaintexts, final=False)
@@ -336,8 +336,7 @@ class FramedChannel(trio.abc.AsyncResource):
         point, which makes a busy receiver faster than calling :meth:`receive_frame` per frame.
         A bad frame behind the first is raised by the next call, after the good ones.
 
-        Raises:
-            As :meth:`receive_frame`.
+        Raises the same errors as :meth:`receive_frame`.
         """
         if max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, not {max_frames!r}")

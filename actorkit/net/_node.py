@@ -63,8 +63,12 @@ class NodeConfig:
         known_peers: the allowlist (a path, or a ``KnownPeers``); ``None`` admits no one.
         listen: ``HOST:PORT`` to accept links on (port 0: any free port); ``None``: dial only.
         name: how this node names itself in HELLO (peers name it by their known_peers).
-        handshake_timeout, max_frame, ping_after, drop_after: link limits.
-        max_handshakes, max_handshakes_per_address: caps on handshakes under way.
+        handshake_timeout: seconds a handshake (and HELLO) may take.
+        max_frame: the largest message, encoded, in bytes (at most 16 MiB).
+        ping_after: PING a silent peer after this many seconds.
+        drop_after: drop a peer silent for this many seconds.
+        max_handshakes: the cap on handshakes under way at once, in all; more are closed.
+        max_handshakes_per_address: the same cap, per remote address.
         reconnect: backoff between attempts to re-dial a lost peer.
     """
 

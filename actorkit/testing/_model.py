@@ -175,8 +175,9 @@ def check_model(
             ``on_restart()`` (the state the actor should have after a supervisor restart;
             by default a fresh model); or a function ``step(state, message) -> (reply,
             new_state)`` with ``initial=`` (a restart returns to ``initial``).
-        args, kwargs: the actor's constructor arguments; ``args`` may be a function
-            returning them, called for each sequence (for arguments with state of their own).
+        args: the actor's positional constructor arguments; or a function returning them,
+            called for each sequence (for arguments with state of their own).
+        kwargs: the actor's keyword constructor arguments.
         messages: the message strategy (default: ``one_of_messages(actor)``).
         invariant: ``invariant(actor_instance, model) -> bool``, checked after every step.
         faults: put :class:`Fault` steps (a crash between messages) into the sequences.
