@@ -456,7 +456,7 @@ class Link:
             raise LinkClosed("a DATA frame without an envelope")
         # The whole frame is checked before any of it is acted on.
         for envelope in envelopes:
-            if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], int):
+            if type(envelope) is not list or not envelope or type(envelope[0]) is not int:
                 raise LinkClosed("an envelope must be a list starting with its kind")
         try:
             for envelope in envelopes:
@@ -553,7 +553,12 @@ class Link:
                 raise LinkClosed(f"the peer overran its credit window to {target[:80]!r}")
             parked.append(item)  # behind earlier ones: order per sender is kept
         elif cell.mailbox.try_put(item):
-            self._grant(target)
+            # Credit goes back in batches (see _grant, which this inlines for the common case).
+            granted = self._granted.get(target, 0) + 1
+            if granted < CREDIT_BATCH and (granted > 1 or len(self._granted) < _MAX_GRANT_TARGETS):
+                self._granted[target] = granted
+            else:
+                self._grant(target)
         elif not cell.mailbox.is_open:
             cell._drop(item, cell.mailbox.closed_reason)
             self._grant(target)
