@@ -569,6 +569,7 @@ _ITEM = payload("Item", {"n": 1})
         pytest.param(data(["0", "recorder", _ITEM]), id="kind-a-string"),
         pytest.param(data([0.0, "recorder", _ITEM]), id="kind-a-float"),
         pytest.param(data([None, "recorder", _ITEM]), id="kind-nil"),
+        pytest.param(data([True, "recorder", 1, _ITEM]), id="kind-a-bool"),  # True == ASK
         # Wrong lengths: an extra field claiming a sender is one of them.
         pytest.param(data([TELL, "recorder"]), id="tell-short"),
         pytest.param(data([TELL, "recorder", _ITEM, "ed25519:sender"]), id="tell-with-a-sender"),
