@@ -121,7 +121,7 @@ async def test_after_a_loss_both_redial_and_meet_on_one_link() -> None:
             await trio.aclose_forcefully(lost.channel.stream)  # the connection breaks
             for rt in (pair.small, pair.large):
                 while pair.peer(rt).link in (None, lost) or not pair.peer(rt).is_connected:
-                    await pair.peer(rt).next_link.wait()
+                    await pair.peer(rt)._next_link.wait()
             await trio.testing.wait_all_tasks_blocked()  # let a losing dial finish
             await assert_one_link_dialled_by(pair, None)
 
@@ -164,13 +164,13 @@ async def test_a_refused_dial_waits_for_the_winning_link() -> None:
             small_side = pair.small.node._new_peer(
                 pair.large.node.node_id, "127.0.0.1:0"
             )  # as a dial to it would make it
-            small_side.dialling = True  # the smaller key's dial is under way
+            small_side._dialling = True  # the smaller key's dial is under way
             with capture_events() as events:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(dial, pair.large, pair.small)
                     await trio.testing.wait_all_tasks_blocked()
                     assert not pair.peer(pair.large).is_connected  # refused, and waiting
-                    small_side.dialling = False
+                    small_side._dialling = False
                     await dial(pair.small, pair.large)
                 await assert_one_link_dialled_by_the_smaller_key(pair)
             assert [] == disconnections(events)

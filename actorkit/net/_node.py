@@ -285,7 +285,7 @@ class Node:
         dial = parse_dial_address(peer.dial_address)
         if self.known_peers.is_revoked(dial.node_id):
             raise HandshakeError("the key is revoked in known_peers", dial.node_id)
-        peer.dialling = True
+        peer._dialling = True
         try:
             stream = await trio.open_tcp_stream(dial.host, dial.port)
             try:
@@ -310,7 +310,7 @@ class Node:
             self._nursery.start_soon(self._run_link, link, started)
             await started.wait()
         finally:
-            peer.dialling = False
+            peer._dialling = False
 
     def _channel(self, stream: trio.abc.Stream, keys: Any) -> FramedChannel:
         return FramedChannel(stream, keys, max_frame=self.config.max_frame)
@@ -407,8 +407,8 @@ class Node:
         handover = peer.link is not None  # linked throughout: no disconnection to report
         peer.link, peer.incarnation, peer.state = link, link.incarnation, PeerState.CONNECTED
         peer.connected.set()
-        peer.next_link.set()
-        peer.next_link = trio.Event()
+        peer._next_link.set()
+        peer._next_link = trio.Event()
         if not handover:
             self.runtime._event(
                 "info",
@@ -430,7 +430,7 @@ class Node:
                 # The peer moved to another link, which may not have reached this side yet.
                 with trio.move_on_after(self.config.handshake_timeout):
                     while peer.link is link:
-                        await peer.next_link.wait()
+                        await peer._next_link.wait()
             if peer.link is link:
                 self._link_down(peer, link)
                 if peer.dial_address is not None and not self._closing:
@@ -452,7 +452,7 @@ class Node:
     def _our_dial_wins(self, peer: RemotePeer) -> bool:
         """True if a link ``peer`` dials now must give way to the one this node is dialling to
         it (a simultaneous dial, which the smaller key's dial wins)."""
-        return peer.dialling and self.node_id.raw < peer.node_id.raw
+        return peer._dialling and self.node_id.raw < peer.node_id.raw
 
     async def _redial(self, peer: RemotePeer) -> None:
         attempt = 0

@@ -131,8 +131,8 @@ class RemotePeer:
         self.incarnation: str | None = None
         self.dial_address: str | None = None
         self.state = PeerState.CONNECTING
-        self.dialling = False  # a dial to the peer is under way
-        self.next_link = trio.Event()  # set (and replaced) each time a link is installed
+        self._dialling = False  # a dial to the peer is under way
+        self._next_link = trio.Event()  # set (and replaced) each time a link is installed
         self.connected = trio.Event()
         self._ask_ids = itertools.count(1)
         # Local actors watching actors of this peer: target -> watcher cells.
