@@ -235,7 +235,15 @@ class RemoteRef(ActorRef):
         codec.sendable.add(type(message))
 
     async def send(self, message: Any) -> None:
-        """Send ``message`` to the remote actor; wait only for the link's flow control."""
+        """Send ``message`` to the remote actor; wait only for the link's flow control.
+
+        Like a local send it checks for cancellation, and it waits only when the link's window
+        to that actor is used up (the remote actor's backpressure). Unlike one, it also yields
+        once a batch of envelopes (``WRITE_BATCH``, 256) waits for the link's writer, so that
+        a sending loop streams. A peer that is down makes the message a dead letter
+        (``node_down``), never an error. Raises :class:`actorkit.net.CodecError` for a type
+        that is not registered.
+        """
         self._check(message)
         await trio.lowlevel.checkpoint_if_cancelled()
         link = self._peer.link
