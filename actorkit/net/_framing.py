@@ -123,8 +123,9 @@ class FramedChannel(trio.abc.AsyncResource):
         self._backlog = bytearray()  # sealed bytes send_frames_nowait could not write yet
         # send_frames_nowait writes to a socket directly, with os.write on its descriptor
         # (POSIX only: other streams, and Windows sockets, go through send_all).
-        direct = isinstance(stream, trio.SocketStream) and os.name == "posix"
-        self._socket = stream.socket if direct else None
+        self._socket = (
+            stream.socket if isinstance(stream, trio.SocketStream) and os.name == "posix" else None
+        )
         # Receiving side.
         self._rx_key: bytes | None = keys.rx
         self._pull_state = nacl.bindings.crypto_secretstream_xchacha20poly1305_state()
