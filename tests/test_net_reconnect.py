@@ -12,7 +12,7 @@ import trio
 
 import actorkit as ak
 from actorkit import net
-from actorkit.testing import Probe
+from actorkit.testing import Probe, capture_events
 
 
 @attrs.frozen
@@ -209,3 +209,25 @@ async def test_connect_by_known_peers_name() -> None:
             await client.connect("nowhere")
         with pytest.raises(ValueError, match="neither a dial address"):
             await client.connect("billing")
+
+
+async def test_a_restarted_peer_replaces_its_stale_link_at_once() -> None:
+    """A peer restarts (a new incarnation, the same key) and dials again while its old link
+    still looks alive here: the new link replaces the stale one at once, even when the peer's
+    key is the larger (the dial-race rule must not keep the stale link)."""
+    server_config, client_config = configs()
+    while client_config.identity.public.raw < server_config.identity.public.raw:  # type: ignore[union-attr]
+        server_config, client_config = configs()
+    async with server_and_client(server_config, client_config) as (server, first):
+        await first.connect(server.address)
+        with capture_events() as events:
+            async with ak.open_runtime(node=client_config) as second:  # the client, restarted
+                second.codec.register(Ping)
+                peer = await second.connect(server.address)
+                assert 5 == await peer.lookup("echo").ask(Ping(5), timeout=5)
+                restarted = [
+                    event
+                    for event in events
+                    if event["event"] == "peer_connected" and event["peer"] == "client"
+                ]
+                assert [True] == [event["restarted"] for event in restarted]
