@@ -28,6 +28,8 @@ from typing import Any
 import griffe
 
 PACKAGE = "actorkit"
+#: Public subpackages with a reference page of their own (docs/reference/<name>.md).
+SUBPACKAGES = ("net", "testing")
 
 _ROLE = re.compile(r":(?:py:)?(?:class|exc|func|meth|attr|data|obj|const|mod):`(?P<target>[^`]+)`")
 
@@ -38,12 +40,17 @@ class RstCompat(griffe.Extension):
     def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
         if pkg.name != PACKAGE:
             return
-        # Canonical path of each re-exported object -> its public path (actorkit.Mailbox).
+        # Canonical path of each re-exported object -> its public path (actorkit.Mailbox, or
+        # actorkit.net.FramedChannel for what only a public subpackage exports).
         public = {
             member.target_path: f"{PACKAGE}.{name}"
             for name, member in pkg.members.items()
             if member.is_alias and not name.startswith("_")
         }
+        for sub in SUBPACKAGES:
+            for name, member in pkg[sub].members.items():
+                if member.is_alias and not name.startswith("_"):
+                    public.setdefault(member.target_path, f"{PACKAGE}.{sub}.{name}")
         for obj in _walk(pkg):
             if obj.is_class and _attrs_decorator(obj) is not None:
                 _set_attrs_init(obj)  # type: ignore[arg-type]
@@ -281,4 +288,13 @@ def _resolve(
         except (KeyError, griffe.AliasResolutionError):
             return None
         return f"{PACKAGE}.{target}"
+    # A public name of the subpackage the docstring is in: :class:`FramedChannel` in net.
+    parts = obj.path.split(".")
+    sub = parts[1] if len(parts) > 1 and parts[1] in SUBPACKAGES else None
+    if sub is not None and target.split(".", 1)[0] in pkg[sub].members:
+        try:
+            pkg[sub][target]
+        except (KeyError, griffe.AliasResolutionError):
+            return None
+        return f"{PACKAGE}.{sub}.{target}"
     return None
