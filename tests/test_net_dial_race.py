@@ -67,10 +67,6 @@ async def dial(rt: ak.Runtime, other: ak.Runtime) -> None:
     await rt.connect(other.node.dial_address)
 
 
-async def assert_one_link_dialled_by_the_smaller_key(pair: Pair) -> None:
-    await assert_one_link_dialled_by(pair, pair.small)
-
-
 def disconnections(events: list[dict[str, object]]) -> list[dict[str, object]]:
     return [event for event in events if event["event"] == "peer_disconnected"]
 
@@ -172,5 +168,5 @@ async def test_a_refused_dial_waits_for_the_winning_link() -> None:
                     assert not pair.peer(pair.large).is_connected  # refused, and waiting
                     small_side._dialling = False
                     await dial(pair.small, pair.large)
-                await assert_one_link_dialled_by_the_smaller_key(pair)
+                await assert_one_link_dialled_by(pair, pair.small)
             assert [] == disconnections(events)

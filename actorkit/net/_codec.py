@@ -140,8 +140,6 @@ class Codec:
         self._packer = msgpack.Packer(use_bin_type=True)
         self._decoders: dict[str, Callable[[Any], Any]] = {}
         self._unstructurers: dict[type, Callable[[Any], Any]] = {}
-        #: Types already checked as sendable (registered, immutable), for a send's fast path.
-        self.sendable: set[type] = set()
         self._converter = _strict_converter()
         self._encode_ref: Callable[[ActorRef], Any] | None = None
         self._decode_ref: Callable[[Any], ActorRef] | None = None
@@ -189,7 +187,7 @@ class Codec:
         bound.limits = self.limits
         bound._by_name, bound._by_type, bound._flat = self._by_name, self._by_type, self._flat
         bound._packer = msgpack.Packer(use_bin_type=True)
-        bound._decoders, bound._unstructurers, bound.sendable = {}, {}, self.sendable
+        bound._decoders, bound._unstructurers = {}, {}
         bound._converter = self._converter.copy()
         bound._encode_ref, bound._decode_ref = encode, decode
         bound._converter.register_unstructure_hook(ActorRef, bound._unstructure_ref)
@@ -233,10 +231,7 @@ class Codec:
             return ["ref", self._unstructure_ref(message)]  # a ref may be a whole message too
         type_name = self._by_type.get(type(message))
         if type_name is None:
-            raise CodecError(
-                f"{type(message).__qualname__} is not registered for peer links; register it "
-                "on every node with rt.codec.register(...)"
-            )
+            raise unregistered(type(message))
         unstructure = self._converter.get_unstructure_hook(type(message))
         self._unstructurers[type(message)] = unstructure  # encode()'s fast path
         return [type_name, unstructure(message)]
@@ -314,6 +309,14 @@ class Codec:
             return decode(fields)  # anything else: cattrs decides, and says what is wrong
 
         return decode_flat
+
+
+def unregistered(cls: type) -> CodecError:
+    """The error for sending a ``cls`` that no one registered."""
+    return CodecError(
+        f"{cls.__qualname__} is not registered for peer links; register it on every node with "
+        "rt.codec.register(...)"
+    )
 
 
 def _builtin_decoder(type_name: str, kind: type) -> Callable[[Any], Any]:

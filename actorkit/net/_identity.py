@@ -234,6 +234,22 @@ def _write_secret(path: str | os.PathLike[str], raw: bytes) -> None:
         raise
 
 
+def _check_opened(fd: int, shown: str, what: str, forbidden: int, rule: str, fix: str) -> None:
+    """Refuse an opened ``what`` file that is not a regular file, or whose mode has any of the
+    ``forbidden`` bits. (The open file is checked, not the path: the file checked is the file
+    read.)"""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyFileError(f"the {what} file {shown} is not a regular file", shown)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & forbidden:
+        raise KeyFileError(
+            f"permissions {mode:04o} for the {what} file {shown} are too open: it must not be "
+            f"{rule}; run `{fix} {shown}`",
+            shown,
+        )
+
+
 def _read_secret(path: str | os.PathLike[str], what: str) -> bytes:
     shown = os.fspath(path)
     try:
@@ -243,17 +259,7 @@ def _read_secret(path: str | os.PathLike[str], what: str) -> bytes:
     except OSError as exc:
         raise KeyFileError(f"cannot open the {what} file {shown}: {exc.strerror}", shown) from exc
     try:
-        # fstat the open file, not the path, so the file checked is the file read.
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(f"the {what} file {shown} is not a regular file", shown)
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise KeyFileError(
-                f"permissions {mode:04o} for the {what} file {shown} are too open: it must not "
-                f"be accessible by group or others; run `chmod 600 {shown}`",
-                shown,
-            )
+        _check_opened(fd, shown, what, 0o077, "accessible by group or others", "chmod 600")
         data = b""
         while len(data) <= _MAX_KEY_FILE_BYTES and (chunk := os.read(fd, 1024)):
             data += chunk
@@ -502,16 +508,14 @@ class KnownPeers:
         shown = os.fspath(path)
         try:
             with open(shown, "rb") as file:
-                info = os.fstat(file.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    raise KeyFileError(f"the known_peers file {shown} is not a regular file", shown)
-                mode = stat.S_IMODE(info.st_mode)
-                if mode & 0o022:
-                    raise KeyFileError(
-                        f"permissions {mode:04o} for the known_peers file {shown} are too open: "
-                        f"it must not be writable by group or others; run `chmod go-w {shown}`",
-                        shown,
-                    )
+                _check_opened(
+                    file.fileno(),
+                    shown,
+                    "known_peers",
+                    0o022,
+                    "writable by group or others",
+                    "chmod go-w",
+                )
                 data = file.read(_MAX_KNOWN_PEERS_BYTES + 1)
         except FileNotFoundError:
             raise KeyFileError(f"no known_peers file at {shown}", shown) from None

@@ -159,6 +159,7 @@ class Link:
         )
         self._unpacked = 0  # bytes fed to it
         self._reachable: dict[str, Cell | None] = {}  # the frame being handled: target -> actor
+        self._owed: dict[str, int] = {}  # ...and the credit its messages earned, per target
         self._out: list[bytes] = []  # control frames (PING, PONG)
         self._out_data: list[bytes] = []  # packed envelopes, framed by the writer
         self._wrote_directly = False  # this turn's direct write is done: queue the rest
@@ -283,18 +284,18 @@ class Link:
             with contextlib.suppress(FramingError):  # the link is ending: run() will say why
                 self.channel.send_frames_nowait([_DATA_PREFIX + packed])
             return  # what the socket did not take waits in the channel for the writer
-        queue.append(packed)
-        self._out_ready.set()
-        if len(queue) > MAX_QUEUED:
-            self._cut_off()
+        self._enqueue(queue, packed)
 
     def _queue(self, frame: bytes) -> None:
         """Queue a control frame (PING, PONG)."""
         if not self.closed:
-            self._out.append(frame)
-            self._out_ready.set()
-            if len(self._out) > MAX_QUEUED:  # PONGs to a peer that pings but never reads
-                self._cut_off()
+            self._enqueue(self._out, frame)
+
+    def _enqueue(self, queue: list[bytes], item: bytes) -> None:
+        queue.append(item)
+        self._out_ready.set()
+        if len(queue) > MAX_QUEUED:  # envelopes, or PONGs to a peer that pings but never reads
+            self._cut_off()
 
     def _cut_off(self) -> None:
         """End the link now: the peer does not read what this node sends. (The writer may be
@@ -466,6 +467,9 @@ class Link:
                     self._on_envelope(envelope)
         finally:
             self._reachable.clear()  # access is decided afresh for each frame
+            for target, count in self._owed.items():  # credit for the frame's messages
+                self._grant(target, count)
+            self._owed.clear()
 
     def _on_envelope(self, envelope: list[Any]) -> None:
         kind = envelope[0]
@@ -552,20 +556,17 @@ class Link:
                 # Only a peer that ignores its credit can get here: its memory is not ours.
                 raise LinkClosed(f"the peer overran its credit window to {target[:80]!r}")
             parked.append(item)  # behind earlier ones: order per sender is kept
-        elif cell.mailbox.try_put(item):
-            # Credit goes back in batches (see _grant, which this inlines for the common case).
-            granted = self._granted.get(target, 0) + 1
-            if granted < CREDIT_BATCH and (granted > 1 or len(self._granted) < _MAX_GRANT_TARGETS):
-                self._granted[target] = granted
-            else:
-                self._grant(target)
-        elif not cell.mailbox.is_open:
+            return  # its credit goes back when the drain hands it over
+        if not cell.mailbox.try_put(item):
+            if cell.mailbox.is_open:
+                self._parked[cell] = collections.deque([item])
+                assert self._nursery is not None
+                self._nursery.start_soon(self._drain, cell, target)
+                return
             cell._drop(item, cell.mailbox.closed_reason)
-            self._grant(target)
-        else:
-            self._parked[cell] = collections.deque([item])
-            assert self._nursery is not None
-            self._nursery.start_soon(self._drain, cell, target)
+        # Handed over (or dropped: the actor is gone): its credit goes back with the frame's.
+        owed = self._owed
+        owed[target] = owed.get(target, 0) + 1
 
     async def _drain(self, cell: Cell, target: str) -> None:
         """Hand a full actor its parked messages as room appears (the reader never waits)."""
@@ -580,16 +581,19 @@ class Link:
             self._grant(target)
         del self._parked[cell]
 
-    def _grant(self, target: str) -> None:
-        # Counts are kept for a bounded number of targets (a peer may name a new one in each
-        # message): past that, credit goes back at once.
+    def _grant(self, target: str, count: int = 1) -> None:
+        """Owe the sender ``count`` more credit to ``target``; send it once a batch is owed.
+
+        Counts are kept for a bounded number of targets (a peer may name a new one in each
+        message): past that, credit goes back at once."""
         granted = self._granted
-        count = granted.get(target, 0) + 1
-        if count < CREDIT_BATCH and (count > 1 or len(granted) < _MAX_GRANT_TARGETS):
-            granted[target] = count
+        total = granted.get(target, 0) + count
+        if total < CREDIT_BATCH and (target in granted or len(granted) < _MAX_GRANT_TARGETS):
+            granted[target] = total
         else:
             granted.pop(target, None)
-            self.queue_data([CREDIT, target, count])
+            # A peer within its window is owed at most WINDOW; one that ignores it gets no more.
+            self.queue_data([CREDIT, target, min(total, WINDOW)])
 
     def _on_credit(self, target: Any, amount: Any) -> None:
         if not isinstance(target, str) or not isinstance(amount, int) or not 0 < amount <= WINDOW:

@@ -445,14 +445,17 @@ class Node:
             self._deliver_terminated(peer, target, NodeDown(peer.name, link.close_reason))
         self._notify_actors(PeerDisconnected(peer.info, link.close_reason))
 
+    def _has_smaller_key(self, peer: RemotePeer) -> bool:
+        """True if this node's key is the smaller of the pair: its dial wins a dial race."""
+        return self.node_id.raw < peer.node_id.raw
+
     def _dialled_by_smaller_key(self, link: Link) -> bool:
-        dialler = self.node_id if link.initiator else link.peer.node_id
-        return dialler == min(self.node_id, link.peer.node_id, key=lambda n: n.raw)
+        return link.initiator == self._has_smaller_key(link.peer)
 
     def _our_dial_wins(self, peer: RemotePeer) -> bool:
         """True if a link ``peer`` dials now must give way to the one this node is dialling to
         it (a simultaneous dial, which the smaller key's dial wins)."""
-        return peer._dialling and self.node_id.raw < peer.node_id.raw
+        return peer._dialling and self._has_smaller_key(peer)
 
     async def _redial(self, peer: RemotePeer) -> None:
         attempt = 0

@@ -19,8 +19,9 @@ import trio
 
 from .._actor import on
 from .._errors import ActorkitError, AskTimeout, MailboxFull
-from .._messages import DeadLetter, check_immutable
+from .._messages import _IMMUTABLE_TYPES, DeadLetter, check_immutable
 from .._ref import ActorRef, AskRequest
+from ._codec import unregistered
 from ._protocol import ASK, TELL, WINDOW
 
 if TYPE_CHECKING:
@@ -163,13 +164,22 @@ class RemotePeer:
         """Wait until a link to the peer is up."""
         await self.connected.wait()
 
-    def _link_or_raise(self, ref: RemoteRef) -> Link:
-        link = self.link
-        if link is None or link.closed or self.state is not PeerState.CONNECTED:
-            raise NodeDown(self.name)
+    def _link_for(self, ref: RemoteRef) -> Link | None:
+        """The live link that reaches ``ref``'s actor, or None (see :meth:`_link_or_raise`)."""
+        link = self.link  # None unless connected
+        if link is None or link.closed:
+            return None
         if ref._incarnation is not None and ref._incarnation != self.incarnation:
-            raise NodeDown(self.name, "it restarted since this ref was made (a new incarnation)")
+            return None
         return link
+
+    def _link_or_raise(self, ref: RemoteRef) -> Link:
+        link = self._link_for(ref)
+        if link is not None:
+            return link
+        if self.link is not None and not self.link.closed:
+            raise NodeDown(self.name, "it restarted since this ref was made (a new incarnation)")
+        raise NodeDown(self.name)
 
 
 class RemoteRef(ActorRef):
@@ -218,21 +228,11 @@ class RemoteRef(ActorRef):
         return hash((self._peer.node_id, self._target, self._incarnation))
 
     def _check(self, message: Any) -> None:
-        codec = self._peer.node.codec
-        if type(message) in codec.sendable:
-            return
-        check_immutable(message)
-        if isinstance(message, ActorRef):
-            return
-        if not codec.is_registered(type(message)):
-            from ._codec import CodecError  # noqa: PLC0415 (avoids an import cycle)
-
-            raise CodecError(
-                f"{type(message).__qualname__} is not registered for peer links; register it "
-                "on every node with rt.codec.register(...)"
-            )
-        # A registered type is a frozen class or a scalar: what passed once always passes.
-        codec.sendable.add(type(message))
+        if type(message) not in _IMMUTABLE_TYPES:
+            check_immutable(message)
+        cls = type(message)
+        if not (isinstance(message, ActorRef) or self._peer.node.codec.is_registered(cls)):
+            raise unregistered(cls)
 
     async def send(self, message: Any) -> None:
         """Send ``message`` to the remote actor; wait only for the link's flow control.
@@ -246,10 +246,9 @@ class RemoteRef(ActorRef):
         """
         self._check(message)
         await trio.lowlevel.checkpoint_if_cancelled()
-        link = self._peer.link
-        if link is None or link.closed or self._incarnation is not None:
-            link = self._link_or_dead_letter(message)  # the careful path
+        link = self._peer._link_for(self)
         if link is None:
+            self._dead_letter(message)  # a tell never raises for an unreachable target
             return
         if link.try_send([TELL, self._target], message):
             if len(link._out_data) >= WRITE_BATCH:
@@ -266,18 +265,11 @@ class RemoteRef(ActorRef):
         """Send without waiting; raises :class:`MailboxFull` when the link's window to this
         actor is used up."""
         self._check(message)
-        link = self._link_or_dead_letter(message)
-        if link is not None and not link.try_send([TELL, self._target], message):
-            raise MailboxFull(self.name, WINDOW)
-
-    def _link_or_dead_letter(self, message: Any) -> Link | None:
-        """The link to send on; if the peer is down, ``message`` is a dead letter (a tell
-        never raises for an unreachable target, as locally)."""
-        try:
-            return self._peer._link_or_raise(self)
-        except NodeDown:
+        link = self._peer._link_for(self)
+        if link is None:
             self._dead_letter(message)
-            return None
+        elif not link.try_send([TELL, self._target], message):
+            raise MailboxFull(self.name, WINDOW)
 
     def _dead_letter(self, message: Any) -> None:
         self._peer.node.runtime._dead_letter(DeadLetter(message, self.name, "node_down"), None)
