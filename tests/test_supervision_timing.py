@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import attrs
@@ -141,6 +141,20 @@ def one_for_one(backoff: ak.Backoff | None, max_restarts: int | None = None) -> 
     return ak.OneForOne(max_restarts=max_restarts, backoff=backoff)
 
 
+@contextlib.asynccontextmanager
+async def backing_off(
+    names: str, **backoff: Any
+) -> AsyncIterator[tuple[ak.Runtime, Journal, ak.SupervisorRef]]:
+    """A runtime running Workers ``names`` under one-for-one with ``ak.Backoff(**backoff)``."""
+    journal = Journal()
+    tree = ak.Supervisor(
+        "sup", strategy=one_for_one(ak.Backoff(**backoff)), children=workers(journal, names)
+    )
+    async with ak.open_runtime() as rt:
+        sup = await rt.start(tree)
+        yield rt, journal, sup
+
+
 # -- backoff -------------------------------------------------------------------------------
 
 
@@ -148,11 +162,7 @@ async def test_consecutive_restarts_wait_initial_times_factor_up_to_maximum(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """Crash after crash: the restarts wait 0.125, 0.25, 0.5, 1, 1 s (capped) on the clock."""
-    journal = Journal()
-    backoff = ak.Backoff(initial=0.125, maximum=1.0, jitter=0)
-    tree = ak.Supervisor("sup", strategy=one_for_one(backoff), children=workers(journal, "a"))
-    async with ak.open_runtime() as rt:
-        await rt.start(tree)
+    async with backing_off("a", initial=0.125, maximum=1.0, jitter=0) as (rt, journal, _sup):
         a = rt.lookup("a")
         t0 = trio.current_time()
         for _ in range(5):  # each new instance meets the next crash at once
@@ -164,11 +174,11 @@ async def test_consecutive_restarts_wait_initial_times_factor_up_to_maximum(
 
 async def test_backoff_factor_is_honoured(autojump_clock: trio.testing.MockClock) -> None:
     """factor=4: the restarts wait 0.25, 1, 4, 4 s (maximum 4)."""
-    journal = Journal()
-    backoff = ak.Backoff(initial=0.25, maximum=4.0, factor=4.0, jitter=0)
-    tree = ak.Supervisor("sup", strategy=one_for_one(backoff), children=workers(journal, "a"))
-    async with ak.open_runtime() as rt:
-        await rt.start(tree)
+    async with backing_off("a", initial=0.25, maximum=4.0, factor=4.0, jitter=0) as (
+        rt,
+        journal,
+        _sup,
+    ):
         a = rt.lookup("a")
         for _ in range(4):
             await a.send(Crash())
@@ -181,11 +191,7 @@ async def test_jittered_backoff_stays_within_bounds(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """With jitter 0.5 each wait lies within ±50 % of initial*factor**n, and they vary."""
-    journal = Journal()
-    backoff = ak.Backoff(initial=1.0, maximum=8.0, jitter=0.5)
-    tree = ak.Supervisor("sup", strategy=one_for_one(backoff), children=workers(journal, "a"))
-    async with ak.open_runtime() as rt:
-        await rt.start(tree)
+    async with backing_off("a", initial=1.0, maximum=8.0, jitter=0.5) as (rt, journal, _sup):
         a = rt.lookup("a")
         for _ in range(12):
             await a.send(Crash())
@@ -203,11 +209,11 @@ async def test_backoff_count_resets_after_reset_after_quiet_seconds(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """reset_after=10: a crash 5 s after the last keeps growing; one after 15 s waits initial."""
-    journal = Journal()
-    backoff = ak.Backoff(initial=1.0, maximum=4.0, jitter=0, reset_after=10.0)
-    tree = ak.Supervisor("sup", strategy=one_for_one(backoff), children=workers(journal, "a"))
-    async with ak.open_runtime() as rt:
-        await rt.start(tree)
+    async with backing_off("a", initial=1.0, maximum=4.0, jitter=0, reset_after=10.0) as (
+        rt,
+        _journal,
+        _sup,
+    ):
         a = rt.lookup("a")
         t0 = trio.current_time()
         await a.send(Crash())  # t=0: wait 1
@@ -228,11 +234,7 @@ async def test_backoff_count_resets_after_twice_maximum_by_default(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """Default reset: quiet for over 2*maximum (8 s) and the next restart waits initial again."""
-    journal = Journal()
-    backoff = ak.Backoff(initial=1.0, maximum=4.0, jitter=0)
-    tree = ak.Supervisor("sup", strategy=one_for_one(backoff), children=workers(journal, "a"))
-    async with ak.open_runtime() as rt:
-        await rt.start(tree)
+    async with backing_off("a", initial=1.0, maximum=4.0, jitter=0) as (rt, _journal, _sup):
         a = rt.lookup("a")
         t0 = trio.current_time()
         for _ in range(3):  # t=0, 1, 3: waits 1, 2, 4
@@ -251,11 +253,7 @@ async def test_backoff_count_resets_after_twice_maximum_by_default(
 
 async def test_backoff_is_counted_per_child(autojump_clock: trio.testing.MockClock) -> None:
     """One child's crashes do not lengthen another child's backoff."""
-    journal = Journal()
-    backoff = ak.Backoff(initial=1.0, maximum=8.0, jitter=0)
-    tree = ak.Supervisor("sup", strategy=one_for_one(backoff), children=workers(journal, "ab"))
-    async with ak.open_runtime() as rt:
-        await rt.start(tree)
+    async with backing_off("ab", initial=1.0, maximum=8.0, jitter=0) as (rt, _journal, _sup):
         a, b = rt.lookup("a"), rt.lookup("b")
         t0 = trio.current_time()
         for _ in range(3):
@@ -271,11 +269,7 @@ async def test_messages_sent_during_backoff_wait_for_the_new_instance(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """During a backoff the child shows backing-off; messages queue and the new one handles them."""
-    journal = Journal()
-    backoff = ak.Backoff(initial=2.0, maximum=2.0, jitter=0)
-    tree = ak.Supervisor("sup", strategy=one_for_one(backoff), children=workers(journal, "a"))
-    async with ak.open_runtime() as rt:
-        await rt.start(tree)
+    async with backing_off("a", initial=2.0, maximum=2.0, jitter=0) as (rt, journal, _sup):
         a = rt.lookup("a")
         t0 = trio.current_time()
         await a.send(Crash())
@@ -356,11 +350,7 @@ async def test_stopping_during_a_backoff_ends_the_wait(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """stop_child during a long backoff returns at once; no new instance is made."""
-    journal = Journal()
-    backoff = ak.Backoff(initial=100.0, maximum=100.0, jitter=0)
-    tree = ak.Supervisor("sup", strategy=one_for_one(backoff), children=workers(journal, "ab"))
-    async with ak.open_runtime() as rt:
-        sup = await rt.start(tree)
+    async with backing_off("ab", initial=100.0, maximum=100.0, jitter=0) as (rt, journal, sup):
         await rt.lookup("a").send(Crash())
         await settle()
         t0 = trio.current_time()
